@@ -1,0 +1,375 @@
+"""The paper's published tables (``config/paper_tables.yaml``): loading, validation, checks.
+
+Reports never type a paper number by hand: they read it from here, together with where it is
+printed in the paper and how a reproduced number is judged against it (``PaperCell.check``).
+The YAML file's header explains the tolerances; this module only enforces its structure.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+SCALES = ("smoke", "mid", "paper")
+RULES = ("exact", "lower_is_better", "higher_is_better", "match", "ratio")
+TOLERANCE_KINDS = ("abs", "rel", "factor")
+STATUSES = ("pass", "fail", "n/a")
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "paper_tables.yaml"
+
+_TABLE_KEYS = {"title", "footnotes", "columns", "rows", "note"}
+_ROW_KEYS = {"label", "cells", "note"}
+_CELL_REQUIRED = ("value", "printed", "source", "rule", "tolerance", "scales")
+_CELL_KEYS = set(_CELL_REQUIRED) | {"note"}
+
+
+class PaperTablesError(ValueError):
+    """The paper tables file is missing, unreadable or not shaped as expected."""
+
+
+class UnknownKeyError(KeyError):
+    """Asked for a table, row or column that the paper tables do not have."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes around it
+        return str(self.args[0])
+
+
+# --- numbers as the paper prints them -------------------------------------------------------
+
+# A printed cell: a number, its decimals fixing the precision, and an optional unit suffix.
+_PRINTED = re.compile(r"^(?P<number>-?\d+(?:\.(?P<decimals>\d+))?)(?P<suffix>M|×|ms)?$")
+# How many base units one printed unit is (66.0M -> 66.0e6 weights; ms stay ms).
+SUFFIX_UNITS = {"": 1.0, "M": 1e6, "×": 1.0, "ms": 1.0}
+
+
+def format_number(value: float, decimals: int, suffix: str = "", unit: float = 1.0) -> str:
+    """``value / unit`` rounded half-up to ``decimals`` places, then ``suffix``.
+
+    Half-up on the decimal representation, as a person rounding a printed table would
+    (Python's round() is half-even on the binary value: round(0.125, 2) == 0.12).
+    """
+    scaled = Decimal(repr(float(value) / unit))
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = scaled.quantize(quantum, rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)  # never print "-0.0"
+    return f"{rounded}{suffix}"
+
+
+def parse_printed(printed: str) -> tuple[float, int, str]:
+    """``"21.8M"`` -> (21.8e6, 1, "M"): the value in base units, decimals and suffix."""
+    match = _PRINTED.match(printed)
+    if match is None:
+        raise ValueError(
+            f"cannot read printed cell {printed!r}: expected a number with an optional "
+            f"suffix {sorted(s for s in SUFFIX_UNITS if s)}, e.g. '66.0M', '7.48×', '14.82ms'"
+        )
+    suffix = match["suffix"] or ""
+    decimals = len(match["decimals"] or "")
+    return float(match["number"]) * SUFFIX_UNITS[suffix], decimals, suffix
+
+
+def format_like(value: float, printed: str) -> str:
+    """Format ``value`` (base units) the way ``printed`` is written: 21824148, "21.8M" -> "21.8M"."""
+    _, decimals, suffix = parse_printed(printed)
+    return format_number(value, decimals, suffix, SUFFIX_UNITS[suffix])
+
+
+# --- cells and checks -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a reproduced number may be from the paper's: ``kind`` is abs, rel or factor."""
+
+    kind: str
+    amount: float
+
+    def allowed(self, paper_value: float) -> float:
+        """The allowed absolute distance (abs and rel only)."""
+        if self.kind == "abs":
+            return self.amount
+        if self.kind == "rel":
+            return self.amount * abs(paper_value)
+        raise ValueError(f"tolerance kind {self.kind!r} has no absolute distance")
+
+    def __str__(self) -> str:
+        if self.kind == "abs":
+            return f"±{self.amount:g}"
+        if self.kind == "rel":
+            return f"±{self.amount * 100:g}%"
+        return f"within ×/÷{self.amount:g}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str  # "pass", "fail" or "n/a"
+    delta: float | None  # reproduced - paper, in base units; None when not checked
+    message: str
+
+
+@dataclass(frozen=True)
+class PaperCell:
+    value: float
+    printed: str
+    source: str
+    rule: str
+    tolerance: Tolerance
+    scales: tuple[str, ...]
+    note: str = ""
+    key: str = ""  # "table1/iss_a/weights", for messages
+
+    def check(self, reproduced: float | None, scale: str) -> CheckResult:
+        """Judge ``reproduced`` (base units) against this cell with its rule, at ``scale``."""
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}: expected one of {', '.join(SCALES)}")
+        where = f"{self.key}: " if self.key else ""
+        if scale not in self.scales:
+            return CheckResult("n/a", None, f"{where}not checked at scale {scale!r} "
+                                            f"(applies at {', '.join(self.scales)})")
+        if reproduced is None or (isinstance(reproduced, float) and math.isnan(reproduced)):
+            return CheckResult("n/a", None, f"{where}no reproduced value")
+
+        reproduced = float(reproduced)
+        delta = reproduced - self.value
+        shown = format_like(reproduced, self.printed)
+        passed, why = getattr(self, f"_check_{self.rule}")(reproduced, shown)
+        status = "pass" if passed else "fail"
+        return CheckResult(status, delta, f"{where}{status}: reproduced {shown} vs paper "
+                                          f"{self.printed} ({self.rule}: {why})")
+
+    def _check_exact(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        if shown == self.printed:
+            return True, "same at the printed precision"
+        if abs(reproduced - self.value) <= self.tolerance.allowed(self.value):
+            return True, f"differs at the printed precision but within {self.tolerance}"
+        return False, "differs at the printed precision"
+
+    def _check_lower_is_better(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        allowed = self.tolerance.allowed(self.value)
+        limit = self.value + allowed
+        return reproduced <= limit, f"must be at most {limit:g} = paper + {allowed:g}"
+
+    def _check_higher_is_better(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        allowed = self.tolerance.allowed(self.value)
+        limit = self.value - allowed
+        return reproduced >= limit, f"must be at least {limit:g} = paper - {allowed:g}"
+
+    def _check_match(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        allowed = self.tolerance.allowed(self.value)
+        return abs(reproduced - self.value) <= allowed, f"must be within {self.tolerance} of the paper"
+
+    def _check_ratio(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        factor = self.tolerance.amount
+        ratio = reproduced / self.value
+        return 1.0 / factor <= ratio <= factor, f"reproduced/paper = {ratio:.3g}, must lie in [{1 / factor:.3g}, {factor:g}]"
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    name: str
+    label: str  # as printed in the method column ("ISS*", "direct design")
+    cells: dict[str, PaperCell]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    name: str
+    title: str
+    footnotes: tuple[str, ...]
+    columns: dict[str, str]  # column key -> header as printed, in the paper's order
+    rows: dict[str, PaperRow]  # in the paper's order
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PaperTables:
+    path: Path
+    tables: dict[str, PaperTable] = field(default_factory=dict)
+
+    def table(self, table: str) -> PaperTable:
+        if table not in self.tables:
+            raise UnknownKeyError(f"{self.path}: no table {table!r}; tables are: {', '.join(self.tables)}")
+        return self.tables[table]
+
+    def rows(self, table: str) -> list[str]:
+        return list(self.table(table).rows)
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.table(table).columns)
+
+    def row(self, table: str, row: str) -> PaperRow:
+        rows = self.table(table).rows
+        if row not in rows:
+            raise UnknownKeyError(f"{self.path}: table {table!r} has no row {row!r}; rows are: {', '.join(rows)}")
+        return rows[row]
+
+    def cell(self, table: str, row: str, column: str) -> PaperCell:
+        cells = self.row(table, row).cells
+        if column not in cells:
+            raise UnknownKeyError(f"{self.path}: table {table!r} has no column {column!r}; "
+                                  f"columns are: {', '.join(cells)}")
+        return cells[column]
+
+
+# --- loading and validation -------------------------------------------------------------------
+
+
+def load_paper_tables(path: str | Path | None = None) -> PaperTables:
+    """Read and validate the paper tables file (default: ``config/paper_tables.yaml``)."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PaperTablesError(f"{path}: cannot read the paper tables file ({error})") from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PaperTablesError(f"{path}: not valid YAML: {error}") from error
+    return _Validator(path).tables(data)
+
+
+class _Validator:
+    """Turns the parsed YAML into dataclasses; every error names the file and the key path."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> PaperTablesError:
+        return PaperTablesError(f"{self.path}: {where}: {problem}")
+
+    def mapping(self, data: Any, where: str) -> Mapping:
+        if not isinstance(data, Mapping):
+            raise self.fail(where, f"expected a mapping, got {type(data).__name__}")
+        return data
+
+    def keys(self, data: Mapping, where: str, allowed: set[str], required: tuple[str, ...]) -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {unknown}; expected keys: {sorted(allowed)}")
+        for key in required:
+            if key not in data:
+                raise self.fail(where, f"missing key {key!r}")
+
+    def text(self, data: Any, where: str) -> str:
+        if not isinstance(data, str) or not data.strip():
+            raise self.fail(where, f"expected a non-empty string, got {data!r}")
+        return data
+
+    def number(self, data: Any, where: str) -> float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            hint = ""
+            if isinstance(data, str):
+                hint = " (YAML reads 66.0e6 as a string: write 66.0e+6)"
+            raise self.fail(where, f"expected a number, got {data!r}{hint}")
+        return float(data)
+
+    def tables(self, data: Any) -> PaperTables:
+        if data is None:
+            raise self.fail("top level", "the file is empty")
+        data = self.mapping(data, "top level")
+        self.keys(data, "top level", {"tables", "policies"}, ("tables",))
+        tables = self.mapping(data["tables"], "tables")
+        if not tables:
+            raise self.fail("tables", "no tables")
+        return PaperTables(self.path, {str(name): self.table(str(name), body) for name, body in tables.items()})
+
+    def table(self, name: str, body: Any) -> PaperTable:
+        where = f"tables.{name}"
+        body = self.mapping(body, where)
+        self.keys(body, where, _TABLE_KEYS, ("title", "footnotes", "columns", "rows"))
+        footnotes = body["footnotes"]
+        if not isinstance(footnotes, list):
+            raise self.fail(f"{where}.footnotes", f"expected a list of strings, got {footnotes!r}")
+        columns = self.mapping(body["columns"], f"{where}.columns")
+        if not columns:
+            raise self.fail(f"{where}.columns", "no columns")
+        rows = self.mapping(body["rows"], f"{where}.rows")
+        if not rows:
+            raise self.fail(f"{where}.rows", "no rows")
+        column_headers = {str(key): self.text(header, f"{where}.columns.{key}") for key, header in columns.items()}
+        return PaperTable(
+            name=name,
+            title=self.text(body["title"], f"{where}.title"),
+            footnotes=tuple(self.text(note, f"{where}.footnotes[{i}]") for i, note in enumerate(footnotes)),
+            columns=column_headers,
+            rows={str(row): self.row(name, str(row), row_body, column_headers) for row, row_body in rows.items()},
+            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+        )
+
+    def row(self, table: str, name: str, body: Any, columns: dict[str, str]) -> PaperRow:
+        where = f"tables.{table}.rows.{name}"
+        body = self.mapping(body, where)
+        self.keys(body, where, _ROW_KEYS, ("label", "cells"))
+        cells = self.mapping(body["cells"], f"{where}.cells")
+        unknown = [str(column) for column in cells if column not in columns]
+        if unknown:
+            raise self.fail(f"{where}.cells", f"unknown column(s) {unknown}; the table's columns are: {list(columns)}")
+        missing = [column for column in columns if column not in cells]
+        if missing:
+            raise self.fail(f"{where}.cells", f"missing column(s) {missing}: every printed cell must be recorded")
+        return PaperRow(
+            name=name,
+            label=self.text(body["label"], f"{where}.label"),
+            cells={column: self.cell(f"{where}.cells.{column}", f"{table}/{name}/{column}", cells[column])
+                   for column in columns},
+            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+        )
+
+    def cell(self, where: str, key: str, body: Any) -> PaperCell:
+        body = self.mapping(body, where)
+        self.keys(body, where, _CELL_KEYS, _CELL_REQUIRED)
+        value = self.number(body["value"], f"{where}.value")
+        printed = self.text(body["printed"], f"{where}.printed")
+        try:
+            printed_value, _, _ = parse_printed(printed)
+        except ValueError as error:
+            raise self.fail(f"{where}.printed", str(error)) from None
+        if not math.isclose(value, printed_value, rel_tol=1e-9, abs_tol=1e-12):
+            raise self.fail(f"{where}.value", f"{body['value']!r} does not match printed {printed!r} "
+                                              f"(which is {printed_value:g} in base units)")
+        rule = body["rule"]
+        if rule not in RULES:
+            raise self.fail(f"{where}.rule", f"unknown rule {rule!r}; expected one of: {', '.join(RULES)}")
+        tolerance = self.tolerance(body["tolerance"], f"{where}.tolerance", rule)
+        if rule == "ratio" and value == 0:
+            raise self.fail(f"{where}.rule", "rule 'ratio' needs a non-zero paper value")
+        return PaperCell(
+            value=value,
+            printed=printed,
+            source=self.text(body["source"], f"{where}.source"),
+            rule=rule,
+            tolerance=tolerance,
+            scales=self.scales(body["scales"], f"{where}.scales"),
+            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+            key=key,
+        )
+
+    def tolerance(self, body: Any, where: str, rule: str) -> Tolerance:
+        expected = "expected exactly one of {abs: x}, {rel: x} or, for rule 'ratio', {factor: x}"
+        if not isinstance(body, Mapping) or len(body) != 1 or next(iter(body)) not in TOLERANCE_KINDS:
+            raise self.fail(where, f"{expected}; got {body!r}")
+        kind, amount = next(iter(body.items()))
+        amount = self.number(amount, f"{where}.{kind}")
+        if amount < 0:
+            raise self.fail(f"{where}.{kind}", f"must not be negative, got {amount:g}")
+        if (kind == "factor") != (rule == "ratio"):
+            raise self.fail(where, f"rule {rule!r} with tolerance {kind!r}: 'ratio' takes {{factor: f}} "
+                                   f"and only 'ratio' does")
+        if kind == "factor" and amount < 1:
+            raise self.fail(f"{where}.factor", f"must be at least 1 (a factor either way), got {amount:g}")
+        return Tolerance(kind, amount)
+
+    def scales(self, body: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(body, list) or not body:
+            raise self.fail(where, f"expected a non-empty list drawn from {list(SCALES)}, got {body!r}")
+        unknown = [scale for scale in body if scale not in SCALES]
+        if unknown:
+            raise self.fail(where, f"unknown scale(s) {unknown}; expected a subset of {list(SCALES)}")
+        return tuple(body)
