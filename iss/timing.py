@@ -32,14 +32,15 @@ def _call(candidate: Candidate) -> None:
 
 
 def interleaved(candidates: list[Candidate], rounds: int = 5, chunk_seconds: float = 0.5,
-                warmup_calls: int = 2, seed: int = 0) -> dict[str, dict]:
-    """Per candidate: median / p10 / p90 milliseconds per call and the number of calls."""
+                warmup_calls: int = 2, seed: int = 0, inference: bool = True) -> dict[str, dict]:
+    """Per candidate: median / p10 / p90 milliseconds per call and the number of calls.
+    ``inference=False`` keeps autograd on (for timing training steps)."""
     previous_threads = torch.get_num_threads()
     times: dict[str, list[float]] = {c.name: [] for c in candidates}
     order = list(candidates)
     rng = random.Random(seed)
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(inference):
             for c in candidates:
                 torch.set_num_threads(c.threads)
                 for _ in range(warmup_calls):

@@ -128,7 +128,7 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
         logits, state = model(inputs, state)
         mean_ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         if not torch.isfinite(mean_ce.detach()):
-            raise TrainingDiverged(f"loss became {float(mean_ce)} at epoch {epoch + 1}, step {step + 1}; "
+            raise TrainingDiverged(f"loss became {mean_ce.item()} at epoch {epoch + 1}, step {step + 1}; "
                                    f"the checkpoint of the last finished epoch is kept")
         # Sum over the unrolled steps, mean over the batch: the original's loss scale (spec 1.5).
         loss = mean_ce * inputs.shape[0]

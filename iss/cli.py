@@ -1,0 +1,103 @@
+"""The one command-line tool every Snakemake rule calls: ``iss <command> ...``.
+
+    iss check-config                          validate the configuration files
+    iss fetch-data ptb                        verified data files (mirror or download)
+    iss train    --table table1 --row iss_a   train one row (resumes from its checkpoint)
+    iss evaluate --table table1 --row iss_a   shrink, check lossless, perplexity, cost
+    iss time     --table table1 --sizes learned|paper
+    iss report   --table table1               results/table1.csv, reports/table1.{md,tex}
+
+Common options: --config FILE (repeatable; later files override earlier ones), --scale
+(overrides the config's `scale`), --results DIR, --reports DIR, --threads N.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from iss.config import ConfigError, load_config
+from iss.data import DataError
+
+
+def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """Options accepted before the command (as the Snakefile passes them) and after it.
+    Only the top-level parser sets defaults, so a value given after the command wins."""
+    default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
+    parser.add_argument("--config", action="append", default=default(None),
+                        help="configuration file (repeatable; default: the project's config/config.yaml)")
+    parser.add_argument("--scale", choices=["smoke", "mid", "paper"], default=default(None),
+                        help="override the config's scale")
+    parser.add_argument("--results", type=Path, default=default(Path("results")))
+    parser.add_argument("--reports", type=Path, default=default(Path("reports")))
+    parser.add_argument("--threads", type=int, default=default(None),
+                        help="torch threads (default: runtime.threads of the config)")
+
+
+def _table_row(parser: argparse.ArgumentParser, row: bool = True) -> None:
+    parser.add_argument("--table", choices=["table1"], required=True)
+    if row:
+        parser.add_argument("--row", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iss", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _common(commands.add_parser("check-config", help="validate the configuration and print the scale"))
+    fetch = commands.add_parser("fetch-data", help="fetch and verify a data set")
+    fetch.add_argument("dataset", choices=["ptb"])
+    _common(fetch)
+    for name, text in (("train", "train one table row"), ("evaluate", "shrink and evaluate one trained row")):
+        sub = commands.add_parser(name, help=text)
+        _table_row(sub)
+        _common(sub)
+    timing = commands.add_parser("time", help="interleaved latency: baseline vs compact models")
+    _table_row(timing, row=False)
+    timing.add_argument("--sizes", choices=["learned", "paper"], required=True)
+    _common(timing)
+    report = commands.add_parser("report", help="write the table's csv, markdown and LaTeX")
+    _table_row(report, row=False)
+    _common(report)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    config = load_config(args.config, overrides={"scale": args.scale} if args.scale else None)
+    threads = args.threads or config["runtime"]["threads"]
+    torch.set_num_threads(threads)
+    if args.command == "check-config":
+        print(f"configuration valid; scale {config['scale']}")
+        return
+    if args.command == "fetch-data":
+        from iss.data import fetch, resolve_mirror
+        files = fetch(args.dataset, Path(config["data"]["dir"]) / args.dataset,
+                      mirror=resolve_mirror(config["data"].get("mirror")))
+        for path in files.values():
+            print(f"verified {path}")
+        return
+    from iss import report_table1, table1
+    if args.command == "train":
+        table1.train_row(config, args.row, args.results)
+    elif args.command == "evaluate":
+        table1.evaluate_row(config, args.row, args.results)
+    elif args.command == "time":
+        (table1.time_learned if args.sizes == "learned" else table1.time_paper_sizes)(config, args.results)
+    elif args.command == "report":
+        report_table1.build(config, args.results, args.reports)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (ConfigError, DataError) as err:
+        print(f"iss {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

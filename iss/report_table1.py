@@ -1,0 +1,169 @@
+"""Table 1 as the paper prints it, every reproduced number beside the paper's.
+
+Two tables, because two kinds of numbers answer different questions:
+- "this run": the models trained at the selected scale (perplexity, learned ISS sizes, their
+  weights, mult-add reduction and latency against this run's baseline);
+- "paper sizes": the paper's published geometries with random weights (weight #, mult-add
+  reduction, latency and speedup need no trained weights), comparable at every scale.
+results/table1.csv holds both in tidy form (one line per row x metric x setting).
+"""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from iss import cost
+from iss.config import scale_settings
+from iss.models.lstm_lm import LSTMLanguageModel
+from iss.paper import load_paper_tables
+from iss.provenance import git_sha, read_json
+from iss.table1 import PAPER_VOCAB, ROWS, TABLE, paper_sizes, row_dir
+from iss.tables import (format_pair, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, render_latex, render_markdown,
+                        write_text_atomic)
+
+ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS", "iss_b": "ISS", "direct": "direct design"}
+
+
+def _paper(paper, row: str, column: str) -> str:
+    return paper.cell(TABLE, row, column).printed
+
+
+def _paper_row(row: str) -> str:
+    """The paper prints the direct design with the sizes of its first ISS row."""
+    return row
+
+
+def collect(config: dict, results: Path) -> pd.DataFrame:
+    """Tidy records: setting (this_run | paper_sizes), row, metric, reproduced, paper value, printed."""
+    paper = load_paper_tables()
+    records = []
+
+    def add(setting, row, metric, value, paper_column=None):
+        cell = paper.cell(TABLE, row, paper_column) if paper_column else None
+        records.append(dict(setting=setting, row=row, metric=metric, reproduced=value,
+                            paper=cell.value if cell else None, paper_printed=cell.printed if cell else None,
+                            paper_source=cell.source if cell else None))
+
+    learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    for row in ROWS:
+        m = read_json(row_dir(results, config, row) / "metrics.json")
+        add("this_run", row, "keep_prob", m["keep_prob"], "keep")
+        add("this_run", row, "lambda", m["lambda"])
+        add("this_run", row, "perplexity_valid", m["perplexity_valid"], "perplexity_valid")
+        add("this_run", row, "perplexity_test", m["perplexity_test"], "perplexity_test")
+        add("this_run", row, "iss_1st", m["iss_sizes"][0], "iss_1st")
+        add("this_run", row, "iss_2nd", m["iss_sizes"][1], "iss_2nd")
+        add("this_run", row, "weights", m["weights"], "weights")
+        add("this_run", row, "mult_add_reduction", m["mult_add_reduction"], "mult_add_reduction")
+        add("this_run", row, "mult_add_reduction_gemm", m["mult_add_reduction_gemm"])
+        add("this_run", row, "total_time_ms", learned["speedups"][row]["median_ms"], "total_time_ms")
+        add("this_run", row, "speedup", learned["speedups"][row]["speedup"], "speedup")
+
+    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    sizes = paper_sizes()
+    baseline = cost.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], sizes["baseline"])
+    for row, hidden in sizes.items():
+        model = cost.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], hidden)
+        summary = cost.cost_summary(model, baseline)
+        add("paper_sizes", row, "iss_1st", hidden[0], "iss_1st")
+        add("paper_sizes", row, "iss_2nd", hidden[1], "iss_2nd")
+        add("paper_sizes", row, "weights", summary["weights"], "weights")
+        add("paper_sizes", row, "mult_add_reduction", summary["mult_add_reduction"], "mult_add_reduction")
+        add("paper_sizes", row, "mult_add_reduction_gemm", summary["mult_add_reduction_gemm"])
+        add("paper_sizes", row, "total_time_ms", timed["speedups"][row]["median_ms"], "total_time_ms")
+        add("paper_sizes", row, "speedup", timed["speedups"][row]["speedup"], "speedup")
+        add("paper_sizes", row, "fastest_path", timed["speedups"][row]["path"].split("|", 1)[1])
+    frame = pd.DataFrame.from_records(records)
+    frame.insert(0, "scale", config["scale"])
+    return frame
+
+
+def _value(frame: pd.DataFrame, setting: str, row: str, metric: str):
+    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)]
+    return hit.reproduced.iloc[0]
+
+
+def this_run_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
+    lines = []
+    for row in ROWS:
+        v = lambda metric: _value(frame, "this_run", row, metric)  # noqa: E731
+        p = lambda column: _paper(paper, row, column)  # noqa: E731
+        lines.append({
+            "Method": ROW_LABELS[row],
+            "Dropout keep ratio": format_pair(fmt_fixed(v("keep_prob")), p("keep")),
+            "λ": fmt_fixed(v("lambda"), 4) if v("lambda") else "0",
+            "Perplexity (validate, test)": format_pair(
+                f"({fmt_fixed(v('perplexity_valid'))}, {fmt_fixed(v('perplexity_test'))})",
+                f"{p('perplexity_valid')}, {p('perplexity_test')}"),
+            "ISS # in (1st, 2nd) LSTM": format_pair(f"({v('iss_1st')}, {v('iss_2nd')})",
+                                                    f"{p('iss_1st')}, {p('iss_2nd')}"),
+            "Weight #": format_pair(fmt_millions(v("weights"), 2), p("weights")),
+            "Total time*": format_pair(fmt_ms(v("total_time_ms")), p("total_time_ms")),
+            "Speedup": format_pair(fmt_ratio(v("speedup")), p("speedup")),
+            "Mult-add reduction†": format_pair(fmt_ratio(v("mult_add_reduction")), p("mult_add_reduction")),
+        })
+    return pd.DataFrame(lines)
+
+
+def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
+    lines = []
+    for row in ("baseline", "iss_a", "iss_b"):
+        v = lambda metric: _value(frame, "paper_sizes", row, metric)  # noqa: E731
+        p = lambda column: _paper(paper, row, column)  # noqa: E731
+        lines.append({
+            "Method": ROW_LABELS[row],
+            "ISS # in (1st, 2nd) LSTM": f"({v('iss_1st')}, {v('iss_2nd')})",
+            "Weight #": format_pair(fmt_millions(v("weights")), p("weights")),
+            "Total time*": format_pair(fmt_ms(v("total_time_ms")), p("total_time_ms")),
+            "Speedup": format_pair(fmt_ratio(v("speedup")), p("speedup")),
+            "Mult-add reduction†": format_pair(fmt_ratio(v("mult_add_reduction")), p("mult_add_reduction")),
+            "Mult-add reduction, GEMM only": fmt_ratio(v("mult_add_reduction_gemm")),
+            "Fastest path": v("fastest_path"),
+        })
+    return pd.DataFrame(lines)
+
+
+def banner(config: dict, results: Path) -> list[str]:
+    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    trained = read_json(row_dir(results, config, "iss_a") / "metrics.json")["provenance"]
+    settings = scale_settings(config)
+    return [
+        f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, "
+        f"token limits {settings['ptb']['max_tokens'] or 'none'}, hidden {settings[TABLE]['hidden_size']}, "
+        f"{settings[TABLE]['epochs']} epochs). Trained on {trained['device']} with {trained['threads']} threads; "
+        f"latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']}), "
+        f"threads tried {sorted({c['threads'] for c in timed['candidates'].values()})}, fastest path per model.",
+        f"Git {git_sha()}, config {trained['config_hash']}, seed {trained['seed']}, "
+        f"torch {trained['versions']['torch']}, generated {datetime.date.today().isoformat()}.",
+        "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
+        "Perplexity is exactly comparable only at the paper scale.",
+    ]
+
+
+def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
+    paper = load_paper_tables()
+    frame = collect(config, results)
+    csv_path = Path(results) / "table1.csv"
+    write_text_atomic(csv_path, frame.to_csv(index=False))
+    footnotes = list(paper.table(TABLE).footnotes)
+    run = this_run_table(frame, paper)
+    sizes = paper_sizes_table(frame, paper)
+    lines = banner(config, results)
+    markdown = "\n".join([
+        "# Table 1: two stacked LSTMs on PTB (baseline vs ISS vs direct design)", "",
+        "## This run", "", render_markdown(run, lines, footnotes),
+        "## At the paper's sizes (random weights; geometry and latency need no training)", "",
+        render_markdown(sizes, [], ["Speedup: baseline vs compact model, each on its fastest path "
+                                    "(threads x kernel), interleaved in one process, median of all calls."]),
+    ])
+    write_text_atomic(Path(reports) / "table1.md", markdown)
+    latex = "\n".join([
+        render_latex(run, "Table 1 reproduced: two stacked LSTMs on PTB (this run).", "tab:table1-run",
+                     lines, footnotes),
+        render_latex(sizes, "Table 1 at the paper's sizes (random weights).", "tab:table1-paper-sizes", [], []),
+    ])
+    write_text_atomic(Path(reports) / "table1.tex", latex)
+    return frame

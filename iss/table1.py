@@ -1,0 +1,195 @@
+"""Table 1 of the paper: two stacked LSTMs on PTB, baseline vs ISS vs direct design.
+
+Steps (each is one ``iss`` command and one Snakemake rule; every step writes files):
+    train_row      results/<scale>/table1/<row>/model.pt, history.csv      (checkpointed, resumable)
+    evaluate_row   results/<scale>/table1/<row>/metrics.json, compact.pt   (shrink + perplexity + cost)
+    time_rows      results/<scale>/table1/timing_learned.json    (compact models of this run, interleaved)
+    time_paper     results/<scale>/table1/timing_paper_sizes.json (paper's sizes, random weights)
+    build_table    results/<scale>/table1.csv, reports/table1.md, reports/table1.tex
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+from iss import cost
+from iss.components import removed_components, shrink, surviving_sizes
+from iss.config import scale_settings
+from iss.data import fetch, resolve_mirror
+from iss.models.lstm_lm import LSTMLanguageModel
+from iss.provenance import provenance, read_json, write_json_atomic
+from iss.ptb import Corpus
+from iss.train import Schedule, TrainConfig, evaluate, pick_device, save_atomic, seed_everything, train
+
+ROWS = ("baseline", "iss_a", "iss_b", "direct")
+TABLE = "table1"
+
+
+def row_dir(results: Path, config: dict, row: str) -> Path:
+    return Path(results) / config["scale"] / TABLE / row
+
+
+def load_corpus(config: dict) -> Corpus:
+    ptb = scale_settings(config)["ptb"]
+    files = fetch("ptb", Path(config["data"]["dir"]) / "ptb", mirror=resolve_mirror(config["data"].get("mirror")))
+    return Corpus.from_files(files["ptb.train.txt"], files["ptb.valid.txt"], files["ptb.test.txt"],
+                             vocab_size=ptb["vocab_size"], max_tokens=ptb["max_tokens"])
+
+
+def row_settings(config: dict, row: str) -> dict:
+    rows = scale_settings(config)[TABLE]["rows"]
+    if row not in rows:
+        raise KeyError(f"table1 has no row {row!r} at scale {config['scale']!r} (rows: {sorted(rows)})")
+    return rows[row]
+
+
+def row_hidden_sizes(config: dict, row: str, results: Path) -> list[int]:
+    """Explicit sizes, the sizes ISS learned in another row (direct design), or the default."""
+    settings = row_settings(config, row)
+    if "hidden" in settings:
+        return list(settings["hidden"])
+    if "hidden_from" in settings:
+        source = row_dir(results, config, settings["hidden_from"]) / "metrics.json"
+        return list(read_json(source)["iss_sizes"])
+    table = scale_settings(config)[TABLE]
+    return [table["hidden_size"], table["hidden_size"]]
+
+
+def build_model(config: dict, row: str, vocab_size: int, hidden: list[int]) -> LSTMLanguageModel:
+    table = scale_settings(config)[TABLE]
+    return LSTMLanguageModel(vocab_size, table["embedding_size"], hidden,
+                             keep_prob=row_settings(config, row)["keep_prob"], init_scale=table["init_scale"])
+
+
+def train_config(config: dict, row: str) -> TrainConfig:
+    table = scale_settings(config)[TABLE]
+    settings = row_settings(config, row)
+    return TrainConfig(epochs=table["epochs"], batch_size=table["batch_size"], num_steps=table["num_steps"],
+                       schedule=Schedule(**settings["schedule"]), lam=settings["lambda"],
+                       zero_threshold=settings["zero_threshold"], clip_norm=table["clip_norm"],
+                       eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
+                       seed=config["runtime"]["seed"])
+
+
+def load_model(path: Path, device) -> LSTMLanguageModel:
+    saved = torch.load(path, map_location=device, weights_only=False)
+    model = LSTMLanguageModel(**saved["geometry"])
+    model.load_state_dict(saved["state"])
+    return model.to(device)
+
+
+def save_model(model: LSTMLanguageModel, path: Path) -> None:
+    save_atomic(dict(geometry=model.geometry(), state=model.state_dict()), path)
+
+
+def train_row(config: dict, row: str, results: Path) -> Path:
+    out = row_dir(results, config, row)
+    device = pick_device(config["runtime"]["device"])
+    corpus = load_corpus(config)
+    hidden = row_hidden_sizes(config, row, results)
+    seed_everything(config["runtime"]["seed"])  # the initial weights depend on the seed only
+    model = build_model(config, row, len(corpus.vocab), hidden)
+    print(f"[iss] table1/{row}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
+          f"{cost.weight_count(model):,} weights", flush=True)
+    result = train(model, corpus, train_config(config, row), out, device)
+    history = result["history"]
+    with open(out / "history.csv.tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    (out / "history.csv.tmp").replace(out / "history.csv")
+    save_model(model, out / "model.pt")
+    return out / "model.pt"
+
+
+def evaluate_row(config: dict, row: str, results: Path) -> dict:
+    """Shrink the trained model, check the shrink is lossless, measure perplexity and cost."""
+    out = row_dir(results, config, row)
+    device = pick_device(config["runtime"]["device"])
+    table = scale_settings(config)[TABLE]
+    corpus = load_corpus(config)
+    trained = load_model(out / "model.pt", device)
+    families = trained.iss_families()
+    removed = removed_components(trained, families)
+    compact = shrink(trained, removed)
+
+    # The shrink must not change the model's outputs: compare on the first validation window.
+    probe = corpus.valid[: 4 * 20].view(4, 20).t().contiguous().to(device)
+    trained.eval(), compact.eval()
+    with torch.no_grad():
+        large_logits, _ = trained(probe, trained.init_state(4))
+        small_logits, _ = compact(probe, compact.init_state(4))
+    shrink_error = float((torch.log_softmax(large_logits, -1) - torch.log_softmax(small_logits, -1)).abs().max())
+    if shrink_error > 1e-3:
+        raise RuntimeError(f"table1/{row}: the compact model's log-probabilities differ from the trained "
+                           f"model's by {shrink_error:.2e}; the ISS description is inconsistent")
+
+    baseline_geometry = LSTMLanguageModel(len(corpus.vocab), table["embedding_size"],
+                                          [table["hidden_size"]] * 2)
+    sizes = list(surviving_sizes(removed).values())
+    test = table["test"]
+    metrics = dict(
+        table=TABLE, row=row, keep_prob=row_settings(config, row)["keep_prob"],
+        **{"lambda": row_settings(config, row)["lambda"]},
+        trained_sizes=trained.hidden_sizes, iss_sizes=sizes,
+        perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
+        perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
+        shrink_max_abs_logprob_error=shrink_error,
+        **cost.cost_summary(compact, baseline_geometry),
+        provenance=provenance(config, device))
+    save_model(compact, out / "compact.pt")
+    write_json_atomic(out / "metrics.json", metrics)
+    print(f"[iss] table1/{row}: ISS sizes {sizes}, perplexity (valid, test) = "
+          f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
+          f"weights {metrics['weights']:,}, mult-add reduction {metrics['mult_add_reduction']:.2f}x", flush=True)
+    return metrics
+
+
+# ---- latency -------------------------------------------------------------------------------
+# The paper's model at its published sizes: PTB's 10,000-word vocabulary and an embedding as
+# wide as the baseline LSTM (Zaremba large, spec 2.3). Layer sizes come from the paper file.
+PAPER_VOCAB = 10_000
+
+
+def paper_sizes() -> dict[str, list[int]]:
+    from iss.paper import load_paper_tables
+    paper = load_paper_tables()
+    return {row: [int(paper.cell(TABLE, row, "iss_1st").value), int(paper.cell(TABLE, row, "iss_2nd").value)]
+            for row in ("baseline", "iss_a", "iss_b")}
+
+
+def _time_models(config: dict, models: dict[str, LSTMLanguageModel], vocab: int) -> dict:
+    from iss import timing
+    settings = scale_settings(config)["timing"]
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, vocab, (settings["num_steps"], settings["batch_size"]), generator=generator)
+    candidates = timing.lm_candidates(models, tokens, settings["threads"])
+    summary = timing.interleaved(candidates, rounds=settings["rounds"], chunk_seconds=settings["chunk_seconds"])
+    others = [label for label in models if label != "baseline"]
+    return dict(batch_size=settings["batch_size"], num_steps=settings["num_steps"],
+                sizes={label: m.hidden_sizes for label, m in models.items()},
+                speedups=timing.speedups(summary, "baseline", others), candidates=summary,
+                machine=timing.machine_info(), provenance=provenance(config, torch.device("cpu")))
+
+
+def time_learned(config: dict, results: Path) -> dict:
+    """Compact models of this run, baseline vs each row, on the CPU (latency as in the paper)."""
+    models = {row: load_model(row_dir(results, config, row) / "compact.pt", torch.device("cpu")) for row in ROWS}
+    vocab = models["baseline"].vocab_size
+    report = _time_models(config, models, vocab)
+    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)
+    return report
+
+
+def time_paper_sizes(config: dict, results: Path) -> dict:
+    """The paper's sizes with random weights: latency needs no trained weights."""
+    sizes = paper_sizes()
+    torch.manual_seed(0)
+    models = {row: LSTMLanguageModel(PAPER_VOCAB, sizes["baseline"][0], hidden) for row, hidden in sizes.items()}
+    report = _time_models(config, models, PAPER_VOCAB)
+    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
+    for row, s in report["speedups"].items():
+        print(f"[iss] paper sizes {sizes[row]}: {s['median_ms']:.2f} ms ({s['path']}), speedup {s['speedup']:.2f}x")
+    return report

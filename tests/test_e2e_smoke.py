@@ -1,0 +1,77 @@
+"""End to end: the smoke DAG of Table 1 on the real PTB slice from the data mirror.
+
+Runs `snakemake` in a scratch copy of the workflow (so the checkout's results/ stay as they
+are), then checks the report's shape and the paper's claims that must hold at any scale:
+ISS removes units while keeping perplexity close to the baseline; geometry at the paper's
+sizes reproduces the published weight counts and mult-add reductions exactly.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    if not os.environ.get("ISS_DATA_MIRROR"):
+        pytest.skip("ISS_DATA_MIRROR is not set: the smoke pipeline needs the PTB files")
+    work = tmp_path_factory.mktemp("smoke")
+    shutil.copy(REPO / "Snakefile", work)
+    shutil.copytree(REPO / "workflow", work / "workflow")
+    shutil.copytree(REPO / "config", work / "config")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(["snakemake", "--cores", "2", "--quiet", "rules"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=3000)
+    if done.returncode != 0:
+        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "results").rglob("*.log")))
+        pytest.fail(f"snakemake failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}\n{logs}")
+    return work
+
+
+def test_report_has_every_row_and_column(smoke_run):
+    md = (smoke_run / "reports" / "table1.md").read_text()
+    for header in ("Dropout keep ratio", "Perplexity (validate, test)", "ISS # in (1st, 2nd) LSTM", "Weight #",
+                   "Total time*", "Speedup", "Mult-add reduction†"):
+        assert header in md
+    assert md.count("| ISS ") >= 4 and "| direct design " in md and "| baseline " in md
+    assert "Scale: **smoke**" in md and "Git " in md
+    tex = (smoke_run / "reports" / "table1.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+
+
+def test_iss_removes_units_and_keeps_perplexity_close(smoke_run):
+    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    run = frame[frame.setting == "this_run"].set_index(["row", "metric"]).reproduced.astype(float)
+    hidden = 128
+    for row in ("iss_a", "iss_b"):
+        assert run[(row, "iss_1st")] + run[(row, "iss_2nd")] < 2 * hidden * 0.9, f"{row} removed too few units"
+        assert run[(row, "perplexity_valid")] < 1.2 * run[("baseline", "perplexity_valid")]
+        assert run[(row, "weights")] < run[("baseline", "weights")]
+        assert run[(row, "mult_add_reduction")] > 1.0
+    # the direct design trains exactly the sizes ISS learned in row iss_a
+    assert run[("direct", "iss_1st")] == run[("iss_a", "iss_1st")]
+    assert run[("direct", "iss_2nd")] == run[("iss_a", "iss_2nd")]
+
+
+def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):
+    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    paper = frame[frame.setting == "paper_sizes"].set_index(["row", "metric"])
+    for row, weights, reduction in (("baseline", "66.0M", "1.00"), ("iss_a", "21.8M", "7.48"), ("iss_b", "25.2M", "5.01")):
+        assert f"{float(paper.reproduced[(row, 'weights')]) / 1e6:.1f}M" == weights
+        assert f"{float(paper.reproduced[(row, 'mult_add_reduction')]):.2f}" == reduction
+        assert paper.paper_printed[(row, "weights")] == weights
+    assert float(paper.reproduced[("iss_a", "speedup")]) > 1.0
+
+
+def test_rerun_is_a_no_op(smoke_run):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    dry = subprocess.run(["snakemake", "--cores", "2", "-n"], cwd=smoke_run, env=env, capture_output=True, text=True)
+    assert dry.returncode == 0
+    assert "Nothing to be done" in dry.stdout + dry.stderr

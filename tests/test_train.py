@@ -1,0 +1,101 @@
+"""Training loop: schedules, resume after interruption, divergence, determinism (tiny fixtures)."""
+import math
+
+import pytest
+import torch
+
+import iss.train as train_module
+from iss.models.lstm_lm import LSTMLanguageModel
+from iss.ptb import Corpus
+from iss.train import Schedule, TrainConfig, TrainingDiverged, evaluate, train
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    words = "the cat sat on a mat and the dog ran to the cat while a bird sang".split()
+    gen = torch.Generator().manual_seed(0)
+    paths = {}
+    for split, lines in (("train", 60), ("valid", 10), ("test", 10)):
+        text = "\n".join(" " + " ".join(words[int(i)] for i in torch.randint(0, len(words), (12,), generator=gen))
+                         for _ in range(lines)) + "\n"
+        paths[split] = tmp_path / f"ptb.{split}.txt"
+        paths[split].write_text(text)
+    return Corpus.from_files(paths["train"], paths["valid"], paths["test"])
+
+
+def config(epochs=3, lam=0.01):
+    return TrainConfig(epochs=epochs, batch_size=4, num_steps=5, schedule=Schedule(kind="step", lr=1.0, factor=0.5, every=1),
+                       lam=lam, zero_threshold=1e-4, clip_norm=10.0, eval_batch_size=2, eval_num_steps=5, seed=7)
+
+
+def fresh_model(vocab):
+    torch.manual_seed(3)
+    return LSTMLanguageModel(vocab, 6, [5, 4], keep_prob=0.8, init_scale=0.1)
+
+
+def test_schedules_follow_the_original():
+    zaremba = Schedule(kind="zaremba", lr=1.0, decay=1.15, decay_start=14)
+    assert [zaremba.lr_at(i) for i in (0, 13, 14)] == [1.0, 1.0, pytest.approx(1 / 1.15)]
+    assert zaremba.lr_at(54) == pytest.approx(1.15 ** -41)
+    step = Schedule(kind="step", lr=1.0, factor=0.1, every=18)
+    assert [step.lr_at(i) for i in (0, 17, 18, 36, 54)] == pytest.approx([1.0, 1.0, 0.1, 0.01, 0.001])
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        Schedule(kind="cosine").lr_at(0)
+
+
+def test_training_learns_and_records_history(corpus, tmp_path):
+    model = fresh_model(len(corpus.vocab))
+    before = evaluate(model, corpus.valid, 2, 5, torch.device("cpu"))
+    history = train(model, corpus, config(), tmp_path / "run", torch.device("cpu"))["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert [row["lr"] for row in history] == [1.0, 0.5, 0.25]
+    assert history[-1]["valid_perplexity"] < before
+    assert {"iss_lstm1", "iss_lstm2", "penalty", "words_per_second"} <= set(history[0])
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(corpus, tmp_path, monkeypatch):
+    reference = fresh_model(len(corpus.vocab))
+    train(reference, corpus, config(), tmp_path / "straight", torch.device("cpu"))
+
+    real_epoch = train_module.train_epoch
+    calls = {"n": 0}
+
+    def dying_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill in epoch 2")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_epoch", dying_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh_model(len(corpus.vocab)), corpus, config(), tmp_path / "resumed", torch.device("cpu"))
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
+    resumed = fresh_model(len(corpus.vocab))
+    history = train(resumed, corpus, config(), tmp_path / "resumed", torch.device("cpu"))["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_resume_refuses_a_checkpoint_of_another_configuration(corpus, tmp_path):
+    train(fresh_model(len(corpus.vocab)), corpus, config(epochs=1), tmp_path / "run", torch.device("cpu"))
+    with pytest.raises(RuntimeError, match="another training configuration"):
+        train(fresh_model(len(corpus.vocab)), corpus, config(epochs=1, lam=0.5), tmp_path / "run", torch.device("cpu"))
+
+
+def test_non_finite_loss_stops_with_epoch_and_step(corpus, tmp_path):
+    model = fresh_model(len(corpus.vocab))
+    with torch.no_grad():
+        model.decoder.bias[0] = math.nan
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1"):
+        train(model, corpus, config(), tmp_path / "run", torch.device("cpu"))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_same_seed_same_result(corpus, tmp_path):
+    results = []
+    for name in ("a", "b"):
+        model = fresh_model(len(corpus.vocab))
+        results.append(train(model, corpus, config(epochs=2), tmp_path / name, torch.device("cpu"))["history"][-1]["valid_perplexity"])
+    assert results[0] == results[1]

@@ -1,0 +1,76 @@
+# Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design).
+PTB = rules.fetch_ptb.output
+
+
+def sizes_source(wildcards):
+    """The direct design trains the sizes another row learned (config `hidden_from`)."""
+    row = config["scales"][SCALE]["table1"]["rows"][wildcards.row]
+    return [f"{RESULTS}/table1/{row['hidden_from']}/metrics.json"] if "hidden_from" in row else []
+
+
+rule table1_train:
+    input:
+        PTB,
+        sizes_source,
+    output:
+        model=f"{RESULTS}/table1/{{row}}/model.pt",
+        history=f"{RESULTS}/table1/{{row}}/history.csv",
+    log:
+        f"{RESULTS}/logs/table1_train_{{row}}.log",
+    threads: config["runtime"]["threads"]
+    resources:
+        mem_mb=4000,
+    shell:
+        "{ISS} train --table table1 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+
+
+rule table1_evaluate:
+    input:
+        PTB,
+        model=rules.table1_train.output.model,
+    output:
+        metrics=f"{RESULTS}/table1/{{row}}/metrics.json",
+        compact=f"{RESULTS}/table1/{{row}}/compact.pt",
+    log:
+        f"{RESULTS}/logs/table1_evaluate_{{row}}.log",
+    threads: config["runtime"]["threads"]
+    shell:
+        "{ISS} evaluate --table table1 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+
+
+# Latency is measured with the machine to itself: every core, one job at a time.
+rule table1_time_learned:
+    input:
+        expand(f"{RESULTS}/table1/{{row}}/compact.pt", row=["baseline", "iss_a", "iss_b", "direct"]),
+    output:
+        f"{RESULTS}/table1/timing_learned.json",
+    log:
+        f"{RESULTS}/logs/table1_time_learned.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table1 --sizes learned > {log} 2>&1"
+
+
+rule table1_time_paper_sizes:
+    output:
+        f"{RESULTS}/table1/timing_paper_sizes.json",
+    log:
+        f"{RESULTS}/logs/table1_time_paper_sizes.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table1 --sizes paper > {log} 2>&1"
+
+
+rule table1_report:
+    input:
+        expand(f"{RESULTS}/table1/{{row}}/metrics.json", row=["baseline", "iss_a", "iss_b", "direct"]),
+        rules.table1_time_learned.output,
+        rules.table1_time_paper_sizes.output,
+    output:
+        csv="results/table1.csv",
+        markdown="reports/table1.md",
+        latex="reports/table1.tex",
+    log:
+        f"{RESULTS}/logs/table1_report.log",
+    shell:
+        "{ISS} report --table table1 > {log} 2>&1"
