@@ -121,7 +121,8 @@ def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
             "Speedup": format_pair(fmt_ratio(v("speedup")), p("speedup")),
             "Mult-add reduction†": format_pair(fmt_ratio(v("mult_add_reduction")), p("mult_add_reduction")),
             "Mult-add reduction, GEMM only": fmt_ratio(v("mult_add_reduction_gemm")),
-            "Fastest path": v("fastest_path"),
+            "Fastest path": v("fastest_path").replace("|", " threads, ").replace("T", "")
+                                              .replace("onednn", "oneDNN").replace("aten", "ATen"),
         })
     return pd.DataFrame(lines)
 

@@ -68,8 +68,10 @@ class TrainConfig:
     eval_num_steps: int = 35
     seed: int = 1234
 
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+    def digest(self, model_geometry: dict | None = None) -> str:
+        """Identifies a training run: a checkpoint resumes only the run that wrote it."""
+        key = dict(config=asdict(self), geometry=model_geometry)
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -158,11 +160,16 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device) -> dict:
     families = model.iss_families()
     history: list[dict] = []
     start_epoch = 0
+    digest = cfg.digest(model.geometry())
     if checkpoint_path.exists():
         ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if ckpt["config_digest"] != cfg.digest():
-            raise RuntimeError(f"{checkpoint_path} was written with another training configuration "
-                               f"({ckpt['config_digest']} != {cfg.digest()}); delete {run_dir} to start over")
+        if ckpt["config_digest"] != digest:
+            # Another configuration trained here: start over, but keep its checkpoint aside.
+            stale = checkpoint_path.with_name(f"checkpoint.stale-{ckpt['config_digest']}.pt")
+            os.replace(checkpoint_path, stale)
+            print(f"[iss] {checkpoint_path} belongs to another training configuration; moved it to "
+                  f"{stale.name} and starting from scratch", flush=True)
+    if checkpoint_path.exists():
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -188,7 +195,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device) -> dict:
               + " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("iss_"))
               + f" ({row['words_per_second']:.0f} words/s)", flush=True)
         save_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                         history=history, config_digest=cfg.digest(), torch_rng=torch.get_rng_state(),
+                         history=history, config_digest=digest, torch_rng=torch.get_rng_state(),
                          python_rng=random.getstate(),
                          cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None),
                     checkpoint_path)

@@ -2,6 +2,13 @@
 PTB = rules.fetch_ptb.output
 
 
+def row_settings(wildcards):
+    """Everything in the config that decides one row's result: a change reruns that row."""
+    settings = config["scales"][SCALE]
+    table = {k: v for k, v in settings["table1"].items() if k != "rows"}
+    return repr((settings["ptb"], table, settings["table1"]["rows"][wildcards.row], config["runtime"]["seed"]))
+
+
 def sizes_source(wildcards):
     """The direct design trains the sizes another row learned (config `hidden_from`)."""
     row = config["scales"][SCALE]["table1"]["rows"][wildcards.row]
@@ -15,6 +22,8 @@ rule table1_train:
     output:
         model=f"{RESULTS}/table1/{{row}}/model.pt",
         history=f"{RESULTS}/table1/{{row}}/history.csv",
+    params:
+        settings=row_settings,
     log:
         f"{RESULTS}/logs/table1_train_{{row}}.log",
     threads: config["runtime"]["threads"]
@@ -31,6 +40,8 @@ rule table1_evaluate:
     output:
         metrics=f"{RESULTS}/table1/{{row}}/metrics.json",
         compact=f"{RESULTS}/table1/{{row}}/compact.pt",
+    params:
+        settings=row_settings,
     log:
         f"{RESULTS}/logs/table1_evaluate_{{row}}.log",
     threads: config["runtime"]["threads"]
@@ -44,6 +55,8 @@ rule table1_time_learned:
         expand(f"{RESULTS}/table1/{{row}}/compact.pt", row=["baseline", "iss_a", "iss_b", "direct"]),
     output:
         f"{RESULTS}/table1/timing_learned.json",
+    params:
+        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table1_time_learned.log",
     threads: workflow.cores
@@ -54,6 +67,8 @@ rule table1_time_learned:
 rule table1_time_paper_sizes:
     output:
         f"{RESULTS}/table1/timing_paper_sizes.json",
+    params:
+        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table1_time_paper_sizes.log",
     threads: workflow.cores
