@@ -2,6 +2,9 @@
 #   snakemake --cores 8                          smoke scale (default): minutes on a laptop CPU
 #   snakemake --cores 8 --config scale=paper     the paper's geometry and schedules (GPU / cluster)
 # Every rule calls the `iss` command-line tool; this file only wires files together.
+import json
+import shlex
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -14,8 +17,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
-# The `iss` tool re-reads the same configuration files (and the chosen scale) in every job.
-ISS = "iss " + " ".join(f"--config {f}" for f in workflow.configfiles) + f" --scale {SCALE}"
+PAPER_TABLES = "config/paper_tables.yaml"
+# Every job's `iss` re-reads the same configuration files plus the command line's --config overrides.
+ISS = " ".join(
+    ["iss"]
+    + [f"--config {f}" for f in workflow.configfiles]
+    + [f"--overrides-json {shlex.quote(json.dumps(workflow.config_settings.overwrite_config))}"]
+)
 
 
 include: "workflow/rules/data.smk"

@@ -13,6 +13,7 @@ Common options: --config FILE (repeatable; later files override earlier ones), -
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
                         help="configuration file (repeatable; default: the project's config/config.yaml)")
     parser.add_argument("--scale", choices=["smoke", "mid", "paper"], default=default(None),
                         help="override the config's scale")
+    parser.add_argument("--overrides-json", default=default(None),
+                        help="JSON object merged over the config files (Snakemake passes its --config values)")
     parser.add_argument("--results", type=Path, default=default(Path("results")))
     parser.add_argument("--reports", type=Path, default=default(Path("reports")))
     parser.add_argument("--threads", type=int, default=default(None),
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("train", "train one table row"), ("evaluate", "shrink and evaluate one trained row")):
         sub = commands.add_parser(name, help=text)
         _table_row(sub)
+        if name == "train":
+            sub.add_argument("--restart", action="store_true",
+                             help="ignore the row's checkpoint and train from scratch (e.g. after a code fix)")
         _common(sub)
     timing = commands.add_parser("time", help="interleaved latency: baseline vs compact models")
     _table_row(timing, row=False)
@@ -65,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    config = load_config(args.config, overrides={"scale": args.scale} if args.scale else None)
+    overrides = json.loads(args.overrides_json) if args.overrides_json else {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"--overrides-json must be a JSON object, got {args.overrides_json!r}")
+    if args.scale:
+        overrides["scale"] = args.scale
+    config = load_config(args.config, overrides=overrides)
     threads = args.threads or config["runtime"]["threads"]
     torch.set_num_threads(threads)
     if args.command == "check-config":
@@ -80,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
         return
     from iss import report_table1, table1
     if args.command == "train":
-        table1.train_row(config, args.row, args.results)
+        table1.train_row(config, args.row, args.results, restart=args.restart)
     elif args.command == "evaluate":
         table1.evaluate_row(config, args.row, args.results)
     elif args.command == "time":

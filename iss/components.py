@@ -98,7 +98,8 @@ def group_squared_norms(model: nn.Module, families: list[Family]) -> dict[str, t
     cache: dict[tuple[str, int], torch.Tensor] = {}
     norms = {}
     for family in families:
-        total = torch.zeros(family.size, device=params[family.parts[0].param].device)
+        first = params[family.parts[0].param]
+        total = torch.zeros(family.size, device=first.device, dtype=first.dtype)
         for part in family.parts:
             key = (part.param, part.dim)
             if key not in cache:
@@ -116,8 +117,9 @@ def group_lasso_value(model: nn.Module, families: list[Family], lam: float) -> f
 
 
 @torch.no_grad()
-def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) -> float:
-    """Add the group-Lasso sub-gradient to every ``.grad`` in place; return the penalty value.
+def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) -> torch.Tensor | float:
+    """Add the group-Lasso sub-gradient to every ``.grad`` in place; return the penalty value
+    (a 0-dim tensor, so a GPU training step does not wait for it).
 
     d/dw lambda*sqrt(||w_k||^2 + eps) = lambda * w / sqrt(||w_k||^2 + eps) for every element
     of group k (twice for doubly counted crossings, matching the value). Doing this by hand
@@ -136,7 +138,7 @@ def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) 
     value = 0.0
     for family in families:
         group_norm = (norms[family.name] + GROUP_NORM_EPS).sqrt()
-        value += float(group_norm.sum())
+        value = value + group_norm.sum()
         coefficient = lam / group_norm
         for part in family.parts:
             weight = params[part.param]
@@ -144,7 +146,7 @@ def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) 
             if key not in scales:
                 scales[key] = torch.zeros(weight.shape[part.dim], device=weight.device, dtype=weight.dtype)
             idx = part.indices(family.size).to(weight.device)
-            scales[key].index_add_(0, idx.reshape(-1), coefficient.repeat(part.blocks))
+            scales[key].index_add_(0, idx.reshape(-1), coefficient.repeat(part.blocks).to(weight.dtype))
     for (name, dim), scale in scales.items():
         weight = params[name]
         if weight.grad is None:

@@ -50,6 +50,8 @@ def row_hidden_sizes(config: dict, row: str, results: Path) -> list[int]:
     settings = row_settings(config, row)
     if "hidden" in settings:
         return list(settings["hidden"])
+    if settings.get("hidden_from") == "paper":  # the sizes the paper's ISS learned (first ISS row)
+        return paper_sizes()["iss_a"]
     if "hidden_from" in settings:
         source = row_dir(results, config, settings["hidden_from"]) / "metrics.json"
         return list(read_json(source)["iss_sizes"])
@@ -73,18 +75,20 @@ def train_config(config: dict, row: str) -> TrainConfig:
                        seed=config["runtime"]["seed"])
 
 
-def load_model(path: Path, device) -> LSTMLanguageModel:
+def load_model(path: Path, device) -> tuple[LSTMLanguageModel, dict | None]:
+    """The model saved at ``path`` and the provenance of the job that saved it."""
     saved = torch.load(path, map_location=device, weights_only=False)
     model = LSTMLanguageModel(**saved["geometry"])
     model.load_state_dict(saved["state"])
-    return model.to(device)
+    return model.to(device), saved.get("provenance")
 
 
-def save_model(model: LSTMLanguageModel, path: Path) -> None:
-    save_atomic(dict(geometry=model.geometry(), state=model.state_dict()), path)
+def save_model(model: LSTMLanguageModel, path: Path, made_by: dict | None = None) -> None:
+    """Weights, geometry and the provenance of the job that made them."""
+    save_atomic(dict(geometry=model.geometry(), state=model.state_dict(), provenance=made_by), path)
 
 
-def train_row(config: dict, row: str, results: Path) -> Path:
+def train_row(config: dict, row: str, results: Path, restart: bool = False) -> Path:
     out = row_dir(results, config, row)
     device = pick_device(config["runtime"]["device"])
     corpus = load_corpus(config)
@@ -93,14 +97,14 @@ def train_row(config: dict, row: str, results: Path) -> Path:
     model = build_model(config, row, len(corpus.vocab), hidden)
     print(f"[iss] table1/{row}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
           f"{cost.weight_count(model):,} weights", flush=True)
-    result = train(model, corpus, train_config(config, row), out, device)
+    result = train(model, corpus, train_config(config, row), out, device, restart=restart)
     history = result["history"]
     with open(out / "history.csv.tmp", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
     (out / "history.csv.tmp").replace(out / "history.csv")
-    save_model(model, out / "model.pt")
+    save_model(model, out / "model.pt", provenance(config, device))
     return out / "model.pt"
 
 
@@ -110,9 +114,14 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     device = pick_device(config["runtime"]["device"])
     table = scale_settings(config)[TABLE]
     corpus = load_corpus(config)
-    trained = load_model(out / "model.pt", device)
+    trained, trained_by = load_model(out / "model.pt", device)
     families = trained.iss_families()
     removed = removed_components(trained, families)
+    emptied = [name for name, dead in removed.items() if bool(dead.all())]
+    if emptied:
+        raise RuntimeError(f"table1/{row}: ISS removed every unit of {', '.join(emptied)}: the model no longer "
+                           f"reads its input. Lower lambda (now {row_settings(config, row)['lambda']}) or raise "
+                           f"the learning rate for this row in the config")
     compact = shrink(trained, removed)
 
     # The shrink must not change the model's outputs: compare on the first validation window.
@@ -138,8 +147,8 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
         **cost.cost_summary(compact, baseline_geometry),
-        provenance=provenance(config, device))
-    save_model(compact, out / "compact.pt")
+        provenance=provenance(config, device), training_provenance=trained_by)
+    save_model(compact, out / "compact.pt", trained_by)
     write_json_atomic(out / "metrics.json", metrics)
     print(f"[iss] table1/{row}: ISS sizes {sizes}, perplexity (valid, test) = "
           f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
@@ -176,7 +185,7 @@ def _time_models(config: dict, models: dict[str, LSTMLanguageModel], vocab: int)
 
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run, baseline vs each row, on the CPU (latency as in the paper)."""
-    models = {row: load_model(row_dir(results, config, row) / "compact.pt", torch.device("cpu")) for row in ROWS}
+    models = {row: load_model(row_dir(results, config, row) / "compact.pt", torch.device("cpu"))[0] for row in ROWS}
     vocab = models["baseline"].vocab_size
     report = _time_models(config, models, vocab)
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)

@@ -68,10 +68,20 @@ class TrainConfig:
     eval_num_steps: int = 35
     seed: int = 1234
 
-    def digest(self, model_geometry: dict | None = None) -> str:
-        """Identifies a training run: a checkpoint resumes only the run that wrote it."""
-        key = dict(config=asdict(self), geometry=model_geometry)
+    def digest(self, model_geometry: dict | None = None, data_digest: str = "") -> str:
+        """Identifies a training run: a checkpoint resumes only the run that wrote it. Validation
+        settings are left out: they do not change the weights."""
+        settings = {k: v for k, v in asdict(self).items() if not k.startswith("eval_")}
+        key = dict(config=settings, geometry=model_geometry, data=data_digest)
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """Content hash of token streams (so a checkpoint is never resumed on other data)."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -92,11 +102,19 @@ def seed_everything(seed: int) -> None:
 
 
 def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary name, then rename: a killed run never leaves a half file."""
+    """torch.save to a temporary name, flush to disk, then rename: a killed run never leaves a
+    half-written file under the final name."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def detach_state(state):
@@ -126,6 +144,8 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
     bar = tqdm(windows(stream, cfg.num_steps), total=num_windows(stream, cfg.num_steps),
                desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2.0, disable=None)
     for step, (inputs, targets) in enumerate(bar):
+        if inputs.shape[0] < cfg.num_steps:
+            break  # like the original, the last partial window of an epoch is not trained on
         state = detach_state(state)
         logits, state = model(inputs, state)
         mean_ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -145,14 +165,17 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
         if step % 50 == 0:
             bar.set_postfix(ppl=f"{math.exp(total_loss / total_tokens):.1f}")
     seconds = time.perf_counter() - started
-    return dict(train_perplexity=math.exp(total_loss / total_tokens), penalty=penalty,
+    return dict(train_perplexity=math.exp(total_loss / total_tokens), penalty=float(penalty),
                 seconds=seconds, words_per_second=total_tokens / seconds)
 
 
-def train(model, corpus, cfg: TrainConfig, run_dir: Path, device) -> dict:
-    """Train (or resume) and return the history; the final weights end in run_dir/model.pt."""
+def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool = False) -> dict:
+    """Train (or resume) and return the history. ``restart`` ignores an existing checkpoint."""
     run_dir = Path(run_dir)
     checkpoint_path = run_dir / "checkpoint.pt"
+    if restart and checkpoint_path.exists():
+        checkpoint_path.unlink()
+        print(f"[iss] --restart: removed {checkpoint_path}", flush=True)
     seed_everything(cfg.seed)
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -160,12 +183,13 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device) -> dict:
     families = model.iss_families()
     history: list[dict] = []
     start_epoch = 0
-    digest = cfg.digest(model.geometry())
+    digest = cfg.digest(model.geometry(), tensor_digest(corpus.train))
     if checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        # Loaded on the CPU: RNG states must stay CPU byte tensors; weights move with load_state_dict.
+        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         if ckpt["config_digest"] != digest:
             # Another configuration trained here: start over, but keep its checkpoint aside.
-            stale = checkpoint_path.with_name(f"checkpoint.stale-{ckpt['config_digest']}.pt")
+            stale = checkpoint_path.with_name("checkpoint.stale.pt")  # one kept, not one per change
             os.replace(checkpoint_path, stale)
             print(f"[iss] {checkpoint_path} belongs to another training configuration; moved it to "
                   f"{stale.name} and starting from scratch", flush=True)

@@ -56,7 +56,7 @@ def test_penalty_value_and_gradient_match_autograd_reference():
     expected = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
     value = add_group_lasso_grad_(model, model.iss_families(), lam)
-    assert value == pytest.approx(float(ref.detach()), rel=1e-5)
+    assert float(value) == pytest.approx(float(ref.detach()), rel=1e-5)
     assert group_lasso_value(model, model.iss_families(), lam) == pytest.approx(float(ref.detach()), rel=1e-5)
     for name, grad in expected.items():
         torch.testing.assert_close(dict(model.named_parameters())[name].grad, grad, rtol=1e-5, atol=1e-7)

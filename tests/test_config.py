@@ -19,7 +19,7 @@ def test_shipped_config_is_valid_at_every_scale():
         assert set(scale_settings(config, scale)["table1"]["rows"]) == {"baseline", "iss_a", "iss_b", "direct"}
     paper = scale_settings(config, "paper")["table1"]
     assert (paper["hidden_size"], paper["embedding_size"], paper["epochs"], paper["num_steps"]) == (1500, 1500, 55, 35)
-    assert paper["rows"]["baseline"]["keep_prob"] == 0.35 and paper["rows"]["direct"]["hidden"] == [373, 315]
+    assert paper["rows"]["baseline"]["keep_prob"] == 0.35 and paper["rows"]["direct"]["hidden_from"] == "paper"
 
 
 @pytest.mark.parametrize("override, key", [
