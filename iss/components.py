@@ -79,12 +79,26 @@ def _parameters_by_name(model: nn.Module, families: list[Family]) -> dict[str, t
     return params
 
 
-def _reduce_squares(weight: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sum of squares of each row (dim=0) or column (dim=1) in one pass without a temporary."""
+def _squares_along(weight: torch.Tensor, dims: set[int], rows_per_chunk: int = 512) -> dict[int, torch.Tensor]:
+    """Sums of squares per row (key 0) and/or per column (key 1) in one pass over memory.
+
+    Row sums alone are one contiguous reduction. Column sums reduce across rows, 4-8x slower
+    as one call on a CPU; we sum them over blocks of rows that stay in cache, and get the row
+    sums of the same blocks on the way when both are needed.
+    """
+    weight = weight.detach()
     if weight.dim() == 1:
-        return weight.detach() ** 2
-    other = 1 - dim
-    return torch.linalg.vector_norm(weight.detach(), dim=other).square()
+        return {0: weight.square()}
+    if dims == {0}:
+        return {0: torch.linalg.vector_norm(weight, dim=1).square()}
+    columns = torch.zeros(weight.shape[1], device=weight.device, dtype=weight.dtype)
+    rows = []
+    for block in weight.split(rows_per_chunk):
+        squared = block.square()
+        columns += squared.sum(0)
+        if 0 in dims:
+            rows.append(squared.sum(1))
+    return {1: columns, 0: torch.cat(rows)} if 0 in dims else {1: columns}
 
 
 def group_squared_norms(model: nn.Module, families: list[Family]) -> dict[str, torch.Tensor]:
@@ -95,17 +109,18 @@ def group_squared_norms(model: nn.Module, families: list[Family]) -> dict[str, t
     the original code sums its row and column terms (spec 1.2, "double counting").
     """
     params = _parameters_by_name(model, families)
-    cache: dict[tuple[str, int], torch.Tensor] = {}
+    needed: dict[str, set[int]] = {}
+    for family in families:
+        for part in family.parts:
+            needed.setdefault(part.param, set()).add(part.dim)
+    squares = {name: _squares_along(params[name], dims) for name, dims in needed.items()}
     norms = {}
     for family in families:
         first = params[family.parts[0].param]
         total = torch.zeros(family.size, device=first.device, dtype=first.dtype)
         for part in family.parts:
-            key = (part.param, part.dim)
-            if key not in cache:
-                cache[key] = _reduce_squares(params[part.param], part.dim)
             idx = part.indices(family.size).to(total.device)
-            total += cache[key][idx].sum(0)
+            total += squares[part.param][part.dim][idx].sum(0)
         norms[family.name] = total
     return norms
 
@@ -123,8 +138,9 @@ def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) 
 
     d/dw lambda*sqrt(||w_k||^2 + eps) = lambda * w / sqrt(||w_k||^2 + eps) for every element
     of group k (twice for doubly counted crossings, matching the value). Doing this by hand
-    instead of through autograd costs two memory passes over each weight matrix instead of
-    five or more, which is what keeps ISS training close to plain training speed.
+    instead of through autograd costs one read for the norms and one read-modify-write for
+    the gradient per weight matrix, instead of five or more passes: that keeps ISS training
+    within a few per cent of plain training speed (benchmarks/ptb_speed.py).
     Call after ``loss.backward()`` and before gradient clipping, so the clip sees data +
     penalty gradients together as in the original code.
     """
@@ -147,13 +163,25 @@ def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) 
                 scales[key] = torch.zeros(weight.shape[part.dim], device=weight.device, dtype=weight.dtype)
             idx = part.indices(family.size).to(weight.device)
             scales[key].index_add_(0, idx.reshape(-1), coefficient.repeat(part.blocks).to(weight.dtype))
-    for (name, dim), scale in scales.items():
+    for name in {name for name, _ in scales}:
         weight = params[name]
         if weight.grad is None:
             weight.grad = torch.zeros_like(weight)
-        shaped = scale if weight.dim() == 1 else (scale[:, None] if dim == 0 else scale[None, :])
-        weight.grad.addcmul_(weight, shaped)
+        _add_scaled_(weight.grad, weight, scales.get((name, 0)), scales.get((name, 1)))
     return lam * value
+
+
+def _add_scaled_(grad: torch.Tensor, weight: torch.Tensor, row_scale, column_scale, rows_per_chunk: int = 512) -> None:
+    """grad += weight * (row_scale[i] + column_scale[j]) in one pass over memory."""
+    if weight.dim() == 1:
+        grad.addcmul_(weight, row_scale)
+    elif column_scale is None:
+        grad.addcmul_(weight, row_scale[:, None])
+    elif row_scale is None:
+        grad.addcmul_(weight, column_scale[None, :])
+    else:  # both: a block of rows at a time, so the combined scale stays small and in cache
+        for g, w, r in zip(grad.split(rows_per_chunk), weight.split(rows_per_chunk), row_scale.split(rows_per_chunk)):
+            g.addcmul_(w, r[:, None] + column_scale[None, :])
 
 
 @torch.no_grad()
