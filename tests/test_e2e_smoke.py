@@ -26,7 +26,9 @@ def smoke_run(tmp_path_factory):
     shutil.copy(REPO / "Snakefile", work)
     shutil.copytree(REPO / "workflow", work / "workflow")
     shutil.copytree(REPO / "config", work / "config")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    # The jobs run in the scratch folder: a relative mirror path must be resolved from here.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))
     done = subprocess.run(["snakemake", "--cores", "2", "--quiet", "rules"], cwd=work, env=env,
                           capture_output=True, text=True, timeout=3000)
     if done.returncode != 0:
