@@ -11,7 +11,6 @@ Both are measured interleaved in one process (iss.timing): ratios, not absolute 
     python benchmarks/ptb_speed.py [--rounds 4] [--threads 1,2] [--skip-training] [--skip-inference]
 """
 import argparse
-import statistics
 
 import torch
 import torch.nn.functional as F

@@ -13,7 +13,6 @@ import datetime
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from iss import cost
 from iss.config import scale_settings
@@ -34,11 +33,6 @@ ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS", "iss_b": "ISS", "direct": 
 
 def _paper(paper, row: str, column: str) -> str:
     return paper.cell(TABLE, row, column).printed
-
-
-def _paper_row(row: str) -> str:
-    """The paper prints the direct design with the sizes of its first ISS row."""
-    return row
 
 
 def collect(config: dict, results: Path) -> pd.DataFrame:

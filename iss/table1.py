@@ -3,9 +3,9 @@
 Steps (each is one ``iss`` command and one Snakemake rule; every step writes files):
     train_row      results/<scale>/table1/<row>/model.pt, history.csv      (checkpointed, resumable)
     evaluate_row   results/<scale>/table1/<row>/metrics.json, compact.pt   (shrink + perplexity + cost)
-    time_rows      results/<scale>/table1/timing_learned.json    (compact models of this run, interleaved)
-    time_paper     results/<scale>/table1/timing_paper_sizes.json (paper's sizes, random weights)
-    build_table    results/<scale>/table1.csv, reports/table1.md, reports/table1.tex
+    time_learned   results/<scale>/table1/timing_learned.json     (compact models of this run, interleaved)
+    time_paper_sizes  results/<scale>/table1/timing_paper_sizes.json (paper's sizes, random weights)
+    report_table1.build  results/table1.csv, reports/table1.md, reports/table1.tex
 """
 from __future__ import annotations
 
