@@ -73,3 +73,19 @@ def test_snakemake_dry_run_lists_the_table1_dag():
     for rule in ("fetch_ptb", "table1_train", "table1_evaluate", "table1_time_learned", "table1_time_paper_sizes",
                  "table1_report"):
         assert rule in done.stdout + done.stderr
+
+
+def test_paper_scale_dag_and_geometry_without_training():
+    """The paper scale runs the same rules; its models have the published geometry."""
+    from iss import cost, table1
+    env_bin = Path(sys.executable).parent
+    done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "results/paper/table1/direct/model.pt" in done.stdout + done.stderr
+    config = load_config(overrides={"scale": "paper"})
+    hidden = table1.row_hidden_sizes(config, "direct", Path("unused"))
+    assert hidden == [373, 315]  # read from the paper file
+    model = cost.build_on_meta(table1.build_model, config, "baseline", table1.PAPER_VOCAB, [1500, 1500])
+    assert cost.weight_count(model) == 66_022_000
+    assert table1.train_config(config, "iss_a").schedule.lr_at(18) == pytest.approx(0.1)
