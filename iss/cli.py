@@ -21,6 +21,7 @@ import torch
 
 from iss.config import ConfigError, load_config
 from iss.data import DataError
+from iss.train import TrainingDiverged
 
 
 def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, TrainingDiverged) as err:
         print(f"iss {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0
