@@ -1,0 +1,61 @@
+"""A training job killed with SIGKILL resumes from its last checkpoint and ends with exactly the
+weights of an uninterrupted run (CPU, fixed seed). Uses a small slice of the real PTB."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.data
+
+TINY = {"scale": "smoke", "scales": {"smoke": {
+    "ptb": {"vocab_size": 500, "max_tokens": {"train": 30000, "valid": 3000, "test": 3000}},
+    "table1": {"embedding_size": 32, "hidden_size": 32, "epochs": 4}}}}
+
+
+def iss_train(results: Path, data_dir: Path) -> subprocess.Popen:
+    overrides = json.loads(json.dumps(TINY))
+    overrides["data"] = {"dir": str(data_dir)}
+    cmd = [str(Path(sys.executable).parent / "iss"), "--config", str(REPO / "config" / "config.yaml"),
+           "--overrides-json", json.dumps(overrides), "--results", str(results),
+           "train", "--table", "table1", "--row", "iss_a", "--threads", "1"]
+    env = dict(os.environ, ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def weights(path: Path) -> dict:
+    return torch.load(path, weights_only=False)["state"]
+
+
+def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
+    if not os.environ.get("ISS_DATA_MIRROR"):
+        pytest.skip("ISS_DATA_MIRROR is not set")
+    data = tmp_path / "data"
+    straight = iss_train(tmp_path / "straight", data)
+    assert straight.wait(timeout=600) == 0, straight.stdout.read()
+
+    killed = iss_train(tmp_path / "killed", data)
+    checkpoint = tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "checkpoint.pt"
+    deadline = time.time() + 600
+    while not checkpoint.exists() and time.time() < deadline and killed.poll() is None:
+        time.sleep(0.05)
+    assert checkpoint.exists(), "no checkpoint was written"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=60)
+    assert not (tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "model.pt").exists()
+
+    resumed = iss_train(tmp_path / "killed", data)
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    assert "resuming" in output
+    a = weights(tmp_path / "straight" / "smoke" / "table1" / "iss_a" / "model.pt")
+    b = weights(tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "model.pt")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
