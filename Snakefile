@@ -35,3 +35,4 @@ rule all:
         "reports/table1.md",
         "reports/table1.tex",
         "results/table1.csv",
+        rules.table1_figures.output,

@@ -6,6 +6,7 @@
     iss evaluate --table table1 --row iss_a   shrink, check lossless, perplexity, cost
     iss time     --table table1 --sizes learned|paper
     iss report   --table table1               results/table1.csv, reports/table1.{md,tex}
+    iss figures  --table table1               reports/figures/table1_*.{png,pdf}
 
 Common options: --config FILE (repeatable; later files override earlier ones), --scale
 (overrides the config's `scale`), --results DIR, --reports DIR, --threads N.
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the table's csv, markdown and LaTeX")
     _table_row(report, row=False)
     _common(report)
+    figures = commands.add_parser("figures", help="training curves and the ISS weight-sparsity picture")
+    _table_row(figures, row=False)
+    _common(figures)
     return parser
 
 
@@ -99,6 +103,10 @@ def run(args: argparse.Namespace) -> None:
         (table1.time_learned if args.sizes == "learned" else table1.time_paper_sizes)(config, args.results)
     elif args.command == "report":
         report_table1.build(config, args.results, args.reports)
+    elif args.command == "figures":
+        from iss.figures import write_table1_figures
+        for path in write_table1_figures(args.results / config["scale"], args.reports):
+            print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,9 @@ def test_report_has_every_row_and_column(smoke_run):
         assert header in md
     assert md.count("| ISS ") >= 4 and "| direct design " in md and "| baseline " in md
     assert "Scale: **smoke**" in md and "Git " in md
+    for name in ("training_curves", "iss_sparsity"):
+        for ext in ("png", "pdf"):
+            assert (smoke_run / "reports" / "figures" / f"table1_{name}.{ext}").stat().st_size > 1000
     tex = (smoke_run / "reports" / "table1.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex
 

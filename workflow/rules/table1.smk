@@ -94,3 +94,15 @@ rule table1_report:
         f"{RESULTS}/logs/table1_report.log",
     shell:
         "{ISS} report --table table1 > {log} 2>&1"
+
+
+rule table1_figures:
+    input:
+        expand(f"{RESULTS}/table1/{{row}}/history.csv", row=["baseline", "iss_a", "iss_b", "direct"]),
+        f"{RESULTS}/table1/iss_a/model.pt",
+    output:
+        expand("reports/figures/table1_{name}.{ext}", name=["training_curves", "iss_sparsity"], ext=["png", "pdf"]),
+    log:
+        f"{RESULTS}/logs/table1_figures.log",
+    shell:
+        "{ISS} figures --table table1 > {log} 2>&1"
