@@ -43,7 +43,7 @@ def test_report_has_every_row_and_column(smoke_run):
                    "Total time*", "Speedup", "Mult-add reduction†"):
         assert header in md
     assert md.count("| ISS ") >= 4 and "| direct design " in md and "| baseline " in md
-    assert "Scale: **smoke**" in md and "Git " in md
+    assert "Scale: **smoke**" in md and "Trained at git " in md and "report made at git " in md
     for name in ("training_curves", "iss_sparsity"):
         for ext in ("png", "pdf"):
             assert (smoke_run / "reports" / "figures" / f"table1_{name}.{ext}").stat().st_size > 1000
