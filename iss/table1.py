@@ -75,17 +75,17 @@ def train_config(config: dict, row: str) -> TrainConfig:
                        seed=config["runtime"]["seed"])
 
 
-def load_model(path: Path, device) -> tuple[LSTMLanguageModel, dict | None]:
-    """The model saved at ``path`` and the provenance of the job that saved it."""
+def load_model(path: Path, device) -> tuple[LSTMLanguageModel, dict]:
+    """The model saved at ``path`` and what was saved with it (provenance, settings)."""
     saved = torch.load(path, map_location=device, weights_only=False)
     model = LSTMLanguageModel(**saved["geometry"])
     model.load_state_dict(saved["state"])
-    return model.to(device), saved.get("provenance")
+    return model.to(device), dict(provenance=saved.get("provenance"), settings=saved.get("settings"))
 
 
-def save_model(model: LSTMLanguageModel, path: Path, made_by: dict | None = None) -> None:
-    """Weights, geometry and the provenance of the job that made them."""
-    save_atomic(dict(geometry=model.geometry(), state=model.state_dict(), provenance=made_by), path)
+def save_model(model: LSTMLanguageModel, path: Path, made_by: dict | None = None, settings: dict | None = None) -> None:
+    """Weights, geometry, the row settings they were trained with and the provenance of the job."""
+    save_atomic(dict(geometry=model.geometry(), state=model.state_dict(), provenance=made_by, settings=settings), path)
 
 
 def train_row(config: dict, row: str, results: Path, restart: bool = False) -> Path:
@@ -104,7 +104,7 @@ def train_row(config: dict, row: str, results: Path, restart: bool = False) -> P
         writer.writeheader()
         writer.writerows(history)
     (out / "history.csv.tmp").replace(out / "history.csv")
-    save_model(model, out / "model.pt", provenance(config, device))
+    save_model(model, out / "model.pt", provenance(config, device), row_settings(config, row))
     return out / "model.pt"
 
 
@@ -114,13 +114,15 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     device = pick_device(config["runtime"]["device"])
     table = scale_settings(config)[TABLE]
     corpus = load_corpus(config)
-    trained, trained_by = load_model(out / "model.pt", device)
+    trained, saved = load_model(out / "model.pt", device)
+    # Report the settings the weights were trained with, not whatever the config says now.
+    settings = saved["settings"] or row_settings(config, row)
     families = trained.iss_families()
     removed = removed_components(trained, families)
     emptied = [name for name, dead in removed.items() if bool(dead.all())]
     if emptied:
         raise RuntimeError(f"table1/{row}: ISS removed every unit of {', '.join(emptied)}: the model no longer "
-                           f"reads its input. Lower lambda (now {row_settings(config, row)['lambda']}) or raise "
+                           f"reads its input. Lower lambda (now {settings['lambda']}) or raise "
                            f"the learning rate for this row in the config")
     compact = shrink(trained, removed)
 
@@ -140,15 +142,14 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     sizes = list(surviving_sizes(removed).values())
     test = table["test"]
     metrics = dict(
-        table=TABLE, row=row, keep_prob=row_settings(config, row)["keep_prob"],
-        **{"lambda": row_settings(config, row)["lambda"]},
+        table=TABLE, row=row, keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
         trained_sizes=trained.hidden_sizes, iss_sizes=sizes,
         perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
         **cost.cost_summary(compact, baseline_geometry),
-        provenance=provenance(config, device), training_provenance=trained_by)
-    save_model(compact, out / "compact.pt", trained_by)
+        provenance=provenance(config, device), training_provenance=saved["provenance"], settings=settings)
+    save_model(compact, out / "compact.pt", saved["provenance"], settings)
     write_json_atomic(out / "metrics.json", metrics)
     print(f"[iss] table1/{row}: ISS sizes {sizes}, perplexity (valid, test) = "
           f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
