@@ -166,7 +166,7 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
         total_loss += mean_ce.item() * targets.numel()
         total_tokens += targets.numel()
         if step % 50 == 0:
-            bar.set_postfix(ppl=f"{math.exp(total_loss / total_tokens):.1f}")
+            bar.set_postfix(ppl=f"{math.exp(total_loss / total_tokens):.1f}", refresh=False)
     seconds = time.perf_counter() - started
     return dict(train_perplexity=math.exp(total_loss / total_tokens), penalty=float(penalty),
                 seconds=seconds, words_per_second=total_tokens / seconds)
