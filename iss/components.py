@@ -101,14 +101,15 @@ def _squares_along(weight: torch.Tensor, dims: set[int], rows_per_chunk: int = 5
     return {1: columns, 0: torch.cat(rows)} if 0 in dims else {1: columns}
 
 
-def group_squared_norms(model: nn.Module, families: list[Family]) -> dict[str, torch.Tensor]:
+def group_squared_norms(model: nn.Module, families: list[Family],
+                        params: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """||w_k||^2 for every component of every family: {family name: tensor [size]}.
 
     Elements where two parts of one component cross (for example W_hh[g*h + k, k], in
     both the gate rows and the recurrent column of unit k) are counted twice, exactly as
     the original code sums its row and column terms (spec 1.2, "double counting").
     """
-    params = _parameters_by_name(model, families)
+    params = params or _parameters_by_name(model, families)
     needed: dict[str, set[int]] = {}
     for family in families:
         for part in family.parts:
@@ -147,7 +148,7 @@ def add_group_lasso_grad_(model: nn.Module, families: list[Family], lam: float) 
     if lam == 0.0:
         return 0.0
     params = _parameters_by_name(model, families)
-    norms = group_squared_norms(model, families)
+    norms = group_squared_norms(model, families, params)
     # One scale vector per (parameter, dimension): scale[i] = sum over the groups that own
     # row/column i of lambda / ||w_k||.
     scales: dict[tuple[str, int], torch.Tensor] = {}

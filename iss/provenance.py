@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
-import os
 import platform
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from iss.config import REPO_ROOT, config_hash
+from iss.tables import write_text_atomic
 
 LIBRARIES = ("torch", "numpy", "pandas", "snakemake", "matplotlib", "tabulate")
 
@@ -60,11 +60,7 @@ def provenance(config: dict, device: torch.device, seed: int | None = None) -> d
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> dict:

@@ -9,9 +9,9 @@ Steps (each is one ``iss`` command and one Snakemake rule; every step writes fil
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from iss import cost
@@ -21,6 +21,7 @@ from iss.data import fetch, resolve_mirror
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance, read_json, write_json_atomic
 from iss.ptb import Corpus
+from iss.tables import write_text_atomic
 from iss.train import Schedule, TrainConfig, evaluate, pick_device, save_atomic, seed_everything, train
 
 ROWS = ("baseline", "iss_a", "iss_b", "direct")
@@ -99,11 +100,7 @@ def train_row(config: dict, row: str, results: Path, restart: bool = False) -> P
           f"{cost.weight_count(model):,} weights", flush=True)
     result = train(model, corpus, train_config(config, row), out, device, restart=restart)
     history = result["history"]
-    with open(out / "history.csv.tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    (out / "history.csv.tmp").replace(out / "history.csv")
+    write_text_atomic(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
     save_model(model, out / "model.pt", provenance(config, device), row_settings(config, row))
     return out / "model.pt"
 
@@ -137,8 +134,8 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
         raise RuntimeError(f"table1/{row}: the compact model's log-probabilities differ from the trained "
                            f"model's by {shrink_error:.2e}; the ISS description is inconsistent")
 
-    baseline_geometry = LSTMLanguageModel(len(corpus.vocab), table["embedding_size"],
-                                          [table["hidden_size"]] * 2)
+    baseline_geometry = cost.build_on_meta(LSTMLanguageModel, len(corpus.vocab), table["embedding_size"],
+                                           [table["hidden_size"]] * 2)
     sizes = list(surviving_sizes(removed).values())
     test = table["test"]
     metrics = dict(

@@ -1,5 +1,6 @@
 # Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design).
 PTB = rules.fetch_ptb.output
+TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
 
 
 def row_settings(wildcards):
@@ -54,7 +55,7 @@ rule table1_evaluate:
 # Latency is measured with the machine to itself: every core, one job at a time.
 rule table1_time_learned:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/compact.pt", row=["baseline", "iss_a", "iss_b", "direct"]),
+        expand(f"{RESULTS}/table1/{{row}}/compact.pt", row=TABLE1_ROWS),
     output:
         f"{RESULTS}/table1/timing_learned.json",
     params:
@@ -82,7 +83,7 @@ rule table1_time_paper_sizes:
 
 rule table1_report:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/metrics.json", row=["baseline", "iss_a", "iss_b", "direct"]),
+        expand(f"{RESULTS}/table1/{{row}}/metrics.json", row=TABLE1_ROWS),
         rules.table1_time_learned.output,
         rules.table1_time_paper_sizes.output,
         PAPER_TABLES,
@@ -98,7 +99,7 @@ rule table1_report:
 
 rule table1_figures:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/history.csv", row=["baseline", "iss_a", "iss_b", "direct"]),
+        expand(f"{RESULTS}/table1/{{row}}/history.csv", row=TABLE1_ROWS),
         f"{RESULTS}/table1/iss_a/model.pt",
     output:
         expand("reports/figures/table1_{name}.{ext}", name=["training_curves", "iss_sparsity"], ext=["png", "pdf"]),
