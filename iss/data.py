@@ -9,7 +9,12 @@ Every file comes from one of three places, tried in this order:
 
 New files are written to a temporary name in ``dest_dir``, verified, and only
 then renamed into place, so a truncated or wrong file never sits at the final
-name where a later run would trust it.
+name where a later run would trust it. A temporary file left by a killed run is
+never used, and is removed by the next fetch. Downloads use https only, and a
+redirect to any other scheme is refused before it is followed.
+
+Every failure is one :class:`DataError` whose message names the file, says what
+was expected and what to do about it.
 """
 
 from __future__ import annotations
@@ -20,15 +25,25 @@ import json
 import lzma
 import os
 import tempfile
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Callable, Iterable
+
+try:  # advisory locks tell a live download's temporary file from a dead one's
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 MIRROR_ENV_VAR = "ISS_DATA_MIRROR"
 CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_S = 60
+PART_SUFFIX = ".part"
+# A temporary file not written to for this long, and not locked, was left by a killed run.
+STALE_PART_S = 600
 
 
 class DataError(Exception):
@@ -142,32 +157,58 @@ def fetch(
     mirror_dir = resolve_mirror(mirror)
     if mirror_dir is not None and not mirror_dir.is_dir():
         raise DataError(
-            f"The data mirror {mirror_dir} is not a folder (from the argument or ${MIRROR_ENV_VAR}). "
-            + mirror_hint(dataset)
+            f"The data mirror {mirror_dir} is not a folder (from the argument, the config key data.mirror "
+            f"or ${MIRROR_ENV_VAR}). " + mirror_hint(dataset)
         )
 
     dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"Cannot create the data folder {dest} ({err}). Check the config key data.dir "
+                        "and the folder's permissions.") from err
     return {name: _fetch_one(dataset, files[name], dest, mirror_dir, download) for name in wanted}
 
 
 def _fetch_one(dataset: str, spec: DataFile, dest: Path, mirror_dir: Path | None, download: bool) -> Path:
     target = dest / spec.name
-    if target.exists():
-        if _is_verified(target, spec):
+    _remove_stale_parts(target)
+    removed = ""
+    if target.exists() or target.is_symlink():
+        problem = _existing_problem(target, spec)
+        if problem is None:
             return target
         # A wrong file at the final name must not survive, or a later run might use it.
-        target.unlink()
+        _remove(target)
         _sidecar(target).unlink(missing_ok=True)
+        removed = f"{target} was not the expected file ({problem}), so it was deleted. "
 
-    if mirror_dir is not None:
-        _copy_from_mirror(dataset, spec, mirror_dir, target)
-    elif not download:
-        raise DataError(f"{target} is missing and downloading is disabled. " + mirror_hint(dataset))
-    else:
-        _download(dataset, spec, target)
-    _write_sidecar(target, spec)
+    try:
+        if mirror_dir is not None:
+            _copy_from_mirror(dataset, spec, mirror_dir, target)
+        elif not download:
+            raise DataError(f"{target} is missing and downloading is disabled. " + mirror_hint(dataset))
+        else:
+            _download(dataset, spec, target)
+    except DataError as err:
+        if removed:
+            raise DataError(removed + "Getting a good copy failed: " + str(err)) from err
+        raise
+    try:
+        _write_sidecar(target, spec)
+    except OSError:
+        pass  # only a cache: the next run re-hashes the file
     return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        raise DataError(f"{path} is a folder, not the data file {path.name}. Move or delete it, then re-run.")
+    try:
+        path.unlink()
+    except OSError as err:
+        raise DataError(f"{path} is not the expected file and cannot be deleted ({err}). "
+                        "Delete it by hand, then re-run.") from err
 
 
 # --- verification cache: <file>.sha256 holds the checksum with the size and mtime it was computed for
@@ -177,60 +218,196 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _is_verified(path: Path, spec: DataFile) -> bool:
-    stat = path.stat()
-    if stat.st_size != spec.size:
-        return False
+def _existing_problem(path: Path, spec: DataFile) -> str | None:
+    """None when `path` is the verified file; otherwise what is wrong with it.
+
+    The sidecar is trusted only while the file keeps the size and mtime it was
+    hashed with; any change (a later truncation, an edit, a copy over it) re-hashes.
+    """
     try:
-        cached = json.loads(_sidecar(path).read_text())
-        if cached == {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
-            return True
-    except (OSError, ValueError):
-        pass  # no usable cache: re-hash
-    if sha256_file(path) != spec.sha256:
-        return False
-    _write_sidecar(path, spec)
-    return True
+        if not path.is_file():
+            return "not a regular file"
+        stat = path.stat()
+        if stat.st_size != spec.size:
+            return _describe_wrong(path, spec, stat.st_size)
+        try:
+            cached = json.loads(_sidecar(path).read_text())
+            if cached == {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}:
+                return None
+        except (OSError, ValueError):
+            pass  # no usable cache: re-hash
+        actual = sha256_file(path)
+    except OSError as err:
+        raise DataError(f"Cannot read {path} ({err}). Check its permissions, or delete it and re-run.") from err
+    if actual != spec.sha256:
+        return f"sha256 {actual}, expected {spec.sha256}"
+    try:
+        _write_sidecar(path, spec)
+    except OSError:
+        pass
+    return None
+
+
+def _describe_wrong(path: Path, spec: DataFile, size: int) -> str:
+    if size == 0:
+        return f"it is empty, expected {spec.size} bytes"
+    kind = _sniff(path)
+    what = "truncated" if size < spec.size else "too large"
+    return f"{what}: {size} bytes, expected {spec.size}" + (f"; it {kind}" if kind else "")
+
+
+def _sniff(path: Path) -> str:
+    """A hint at what a wrong file is instead, from its first bytes ('' when nothing stands out)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return ""
+    return sniff_bytes(head)
+
+
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<script", b"<meta ")
+
+
+def sniff_bytes(head: bytes) -> str:
+    """Describe `head` when it is clearly not a plain-text data file ('' when nothing stands out).
+
+    The answer completes "<file> ...": "looks like an HTML page ...", "is gzip-compressed ...",
+    "holds binary data ...". Real data never trips it: PTB's only markup is ``<unk>``.
+    """
+    lowered = head.lower()
+    if any(tag in lowered for tag in _HTML_MARKERS):
+        return "looks like an HTML page (an error, login or captive-portal page?), not the data file"
+    for magic, kind in ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"),
+                        (b"BZh", "bzip2")):
+        if head.startswith(magic) and (kind != "bzip2" or head[4:10] == b"1AY&SY"):
+            return f"is {kind}-compressed, not the uncompressed data file"
+    if b"\x00" in head:
+        return "holds binary data (NUL bytes), not text"
+    return ""
 
 
 def _write_sidecar(path: Path, spec: DataFile) -> None:
     stat = path.stat()
     record = {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    _sidecar(path).write_text(json.dumps(record) + "\n")
+    # Written atomically, so a reader never trusts a half-written record.
+    sidecar = _sidecar(path)
+    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, sidecar)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- temporary files: .<name>.<random>.part next to the target, locked while written
+
+
+def _is_part_of(path: Path, target: Path) -> bool:
+    return path.name.startswith(f".{target.name}.") and path.name.endswith(PART_SUFFIX)
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Delete temporary files of `target` left by killed runs; leave a live download's alone."""
+    try:
+        candidates = [p for p in target.parent.iterdir() if _is_part_of(p, target)]
+    except OSError:
+        return
+    now = time.time()
+    for part in candidates:
+        try:
+            if not part.is_file() or now - part.stat().st_mtime < STALE_PART_S:
+                continue  # maybe still being written
+            with open(part, "rb") as f:
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:
+                        continue  # another process holds it: a live download
+                part.unlink()
+        except OSError:
+            continue  # it is only ever ignored, so failing to clean it is harmless
 
 
 # --- writing: stream into a temporary file next to the target, verify, then rename
 
 
-def _install(target: Path, source_label: str, fix_hint: str, spec: DataFile, write) -> None:
+def _install(target: Path, source_label: str, fix_hint: str, spec: DataFile,
+             write: Callable[[BinaryIO, "hashlib._Hash"], int]) -> None:
     """Run `write(out_file, digest) -> bytes_written`, verify the result, rename it to `target`.
 
-    Any failure removes the temporary file, so nothing partial is left behind.
+    The temporary file stays locked until it is renamed or deleted, and any failure
+    (including an interruption) deletes it, so nothing partial is left behind.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    def disk_error(err: OSError) -> DataError:
+        return DataError(
+            f"Could not write {target} ({err}). Check that {target.parent} is writable and has "
+            f"{spec.size:,} bytes free, then re-run."
+        )
+
     try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX)
+    except OSError as err:
+        raise disk_error(err) from err
+    tmp = Path(tmp_name)
+    out = os.fdopen(fd, "wb")
+    try:
+        if fcntl is not None:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            written = write(out, digest)
-        if written != spec.size:
-            problem = "truncated" if written < spec.size else "larger than expected"
-            raise DataError(
-                f"{spec.name} from {source_label} is {problem}: expected {spec.size} bytes, "
-                f"got {written} bytes. {fix_hint}"
-            )
+        written = write(out, digest)
+        out.flush()
+        os.fsync(out.fileno())
+        os.fchmod(out.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         actual = digest.hexdigest()
-        if actual != spec.sha256:
+        if written != spec.size or actual != spec.sha256:
+            if written == 0:
+                problem = "is empty"
+            elif written != spec.size:
+                problem = "is truncated" if written < spec.size else "is larger than expected"
+            else:
+                problem = "has the wrong checksum"
+            kind = _sniff(tmp)
             raise DataError(
-                f"{spec.name} from {source_label} has the wrong checksum: expected sha256 "
-                f"{spec.sha256}, got {actual}. {fix_hint}"
+                f"{spec.name} from {source_label} {problem}: expected {spec.size} bytes with sha256 "
+                f"{spec.sha256}, got {written} bytes with sha256 {actual}"
+                + (f"; it {kind}" if kind else "") + f". {fix_hint}"
             )
         os.replace(tmp, target)
+    except OSError as err:
+        raise disk_error(err) from err
     finally:
+        out.close()
         tmp.unlink(missing_ok=True)
 
 
-def _copy_stream(src: BinaryIO, out: BinaryIO, digest, limit: int) -> int:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class _GuardedReader:
+    """Wraps a source so that failures while *reading* become a DataError about the source.
+
+    Errors while writing stay OSErrors: they are about the local disk, not the source.
+    """
+
+    def __init__(self, src, make_error: Callable[[BaseException, int], DataError]):
+        self._src = src
+        self._make_error = make_error
+        self.bytes_read = 0
+
+    def read(self, n: int) -> bytes:
+        try:
+            chunk = self._src.read(n)
+        except (http.client.HTTPException, OSError) as err:
+            raise self._make_error(err, self.bytes_read) from err
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def _copy_stream(src, out: BinaryIO, digest, limit: int) -> int:
     """Copy src to out while hashing; stop just past `limit` bytes so a huge stream cannot fill the disk."""
     written = 0
     while chunk := src.read(CHUNK_BYTES):
@@ -256,20 +433,60 @@ def _copy_from_mirror(dataset: str, spec: DataFile, mirror_dir: Path, target: Pa
         )
 
 
+def _unreadable(path: Path):
+    def make(err: BaseException, _done: int) -> DataError:
+        return DataError(f"Cannot read {path} ({err}). Check the mirror's permissions, or replace the file.")
+    return make
+
+
 def _copy_plain(path: Path, out: BinaryIO, digest, limit: int) -> int:
-    with open(path, "rb") as src:
-        return _copy_stream(src, out, digest, limit)
+    try:
+        src = open(path, "rb")
+    except OSError as err:
+        raise _unreadable(path)(err, 0) from err
+    with src:
+        return _copy_stream(_GuardedReader(src, _unreadable(path)), out, digest, limit)
 
 
 def _copy_xz(path: Path, out: BinaryIO, digest, limit: int) -> int:
     try:
-        with lzma.open(path, "rb") as src:
-            return _copy_stream(src, out, digest, limit)
+        src = lzma.open(path, "rb")
+    except OSError as err:
+        raise _unreadable(path)(err, 0) from err
+    try:
+        with src:
+            return _copy_stream(_GuardedReader(src, _unreadable(path)), out, digest, limit)
     except (lzma.LZMAError, EOFError) as err:
         raise DataError(
             f"{path} is not a valid .xz file ({err}). Replace it with a good copy, "
             f"or put the uncompressed file next to it."
         ) from err
+
+
+def _is_https(url: str) -> bool:
+    return urllib.parse.urlsplit(url).scheme.lower() == "https"
+
+
+class _InsecureRedirect(Exception):
+    def __init__(self, new_url: str):
+        super().__init__(new_url)
+        self.new_url = new_url
+
+
+class _HttpsOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects only to https URLs; anything else is refused before it is requested."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not _is_https(newurl):
+            fp.close()
+            raise _InsecureRedirect(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _open_url(url: str):
+    """Open `url` (https only, redirects to https only); the single place that touches the network."""
+    opener = urllib.request.build_opener(_HttpsOnlyRedirectHandler)
+    return opener.open(url, timeout=DOWNLOAD_TIMEOUT_S)
 
 
 def _download(dataset: str, spec: DataFile, target: Path) -> None:
@@ -281,45 +498,43 @@ def _download(dataset: str, spec: DataFile, target: Path) -> None:
             f"Not implemented: {spec.name} is published only inside the archive {spec.url}, "
             f"and extracting it is not supported. Use a mirror instead. " + mirror_hint(dataset)
         )
-    if not spec.url.lower().startswith("https://"):
-        raise DataError(f"Refusing to download {spec.name} from {spec.url}: only https:// URLs are allowed.")
+    if not _is_https(spec.url):
+        raise DataError(f"Refusing to download {spec.name} from {spec.url}: only https:// URLs are allowed. "
+                        + mirror_hint(dataset))
 
-    fix_hint = f"Delete {target} if present and re-run; if it persists, use a mirror. " + mirror_hint(dataset)
+    fix_hint = "Re-run to try again; if it keeps failing, use a mirror. " + mirror_hint(dataset)
 
-    def offline(err: BaseException) -> DataError:
+    def broke_off(err: BaseException, done: int) -> DataError:
         return DataError(
-            f"Could not download {spec.url} ({err}); this machine looks offline. " + mirror_hint(dataset)
+            f"The download of {spec.url} broke off after {done} of {spec.size} bytes ({err}); nothing was "
+            f"saved as {target}. " + fix_hint
         )
 
     def write(out: BinaryIO, digest) -> int:
         try:
-            response = urllib.request.urlopen(spec.url, timeout=DOWNLOAD_TIMEOUT_S)
+            response = _open_url(spec.url)
+        except _InsecureRedirect as err:
+            raise DataError(
+                f"Refusing to download {spec.name}: {spec.url} redirected to {err.new_url}, which is not "
+                "https. " + mirror_hint(dataset)
+            ) from None
         except urllib.error.HTTPError as err:
+            err.close()
             raise DataError(
                 f"Downloading {spec.url} failed: the server answered HTTP {err.code} ({err.reason}). "
-                + mirror_hint(dataset)
+                + fix_hint
             ) from err
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-            raise offline(err) from err
+            reason = getattr(err, "reason", err)
+            raise DataError(
+                f"Could not download {spec.url} ({reason}); this machine looks offline or cannot reach "
+                f"the server. " + mirror_hint(dataset)
+            ) from err
         with response:
             final_url = response.geturl()
-            if not final_url.lower().startswith("https://"):
-                raise DataError(f"Download of {spec.url} was redirected to non-https {final_url}; refusing.")
-            # Only errors while *reading* mean the network failed; a write error is a local disk problem.
-            return _copy_stream(_NetworkReader(response, offline), out, digest, spec.size)
+            if not _is_https(final_url):
+                raise DataError(f"Refusing to download {spec.name}: {spec.url} ended at {final_url}, "
+                                "which is not https. " + mirror_hint(dataset))
+            return _copy_stream(_GuardedReader(response, broke_off), out, digest, spec.size)
 
     _install(target, spec.url, fix_hint, spec, write)
-
-
-class _NetworkReader:
-    """Wraps a response so that failures while reading become the 'looks offline' DataError."""
-
-    def __init__(self, response, make_error):
-        self._response = response
-        self._make_error = make_error
-
-    def read(self, n: int) -> bytes:
-        try:
-            return self._response.read(n)
-        except (http.client.HTTPException, OSError) as err:
-            raise self._make_error(err) from err

@@ -7,6 +7,7 @@ token counts (929,589 / 73,760 / 82,430) are obtained.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -15,29 +16,59 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import torch
 
-from iss.data import DataError
+from iss.data import MIRROR_ENV_VAR, DataError, sniff_bytes
 
 EOS = "<eos>"
 UNK = "<unk>"
 SPLITS = ("train", "valid", "test")
 
 
+PTB_EXPECTED = "PTB text: plain UTF-8, one sentence of space-separated words per line"
+
+
+def _not_ptb(path: Path, problem: str, present: bool = True) -> DataError:
+    action = "Delete it and fetch it again" if present else "Fetch it"
+    return DataError(
+        f"{path} {problem}; expected {PTB_EXPECTED}. {action} with `iss fetch-data ptb`; if it "
+        f"comes back wrong, check the data mirror it came from (config key data.mirror or ${MIRROR_ENV_VAR})."
+    )
+
+
 def read_tokens(path: str | Path) -> list[str]:
-    """Words of each line plus ``<eos>`` per line, after checking the file is plausible text."""
+    """Words of each line plus ``<eos>`` per line, after checking the file is plausible text.
+
+    A file that is clearly not PTB text (missing, empty, an HTML page, compressed or
+    binary data, not UTF-8, JSON, or without a single word) raises one DataError that
+    names the file and says what to do.
+    """
     path = Path(path)
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _not_ptb(path, "does not exist", present=False) from None
+    except IsADirectoryError:
+        raise _not_ptb(path, "is a folder, not a file") from None
+    except OSError as err:
+        raise _not_ptb(path, f"cannot be read ({err.strerror or err})") from err
     if not raw:
-        raise DataError(f"{path} is empty; expected PTB text (one sentence per line). Delete it and fetch it again.")
-    head = raw[:1024].lower()
-    if b"<html" in head or b"<!doctype" in head:
-        raise DataError(
-            f"{path} looks like an HTML page (perhaps a download error page), not PTB text. "
-            "Delete it and fetch it again, or use a data mirror."
-        )
+        raise _not_ptb(path, "is empty")
+    kind = sniff_bytes(raw[:4096])
+    if kind:
+        raise _not_ptb(path, kind)
+    if b"\x00" in raw:
+        raise _not_ptb(path, "holds binary data (NUL bytes), not text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not valid UTF-8 ({err}); expected PTB text. Delete it and fetch it again.") from err
+        raise _not_ptb(path, f"is not valid UTF-8 text (byte {err.start}: {err.reason})") from None
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:
+            raise _not_ptb(path, "is JSON (perhaps an error reply from a server), not PTB text")
 
     # Split on "\n" only (not str.splitlines, which also breaks on other control characters).
     lines = text.split("\n")
@@ -48,7 +79,7 @@ def read_tokens(path: str | Path) -> list[str]:
         tokens.extend(line.split())
         tokens.append(EOS)
     if len(tokens) == len(lines):
-        raise DataError(f"{path} has no words, only blank lines; expected PTB text.")
+        raise _not_ptb(path, "has no words, only blank lines")
     return tokens
 
 

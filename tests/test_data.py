@@ -16,6 +16,9 @@ CONTENT = b" the cat sat on the mat \n a dog \n"
 SHA = hashlib.sha256(CONTENT).hexdigest()
 
 
+pytestmark = pytest.mark.usefixtures("no_network")  # tests/conftest.py
+
+
 @pytest.fixture
 def tiny_registry(monkeypatch):
     """Replace the registry with one tiny data set, 'toy', holding toy.txt == CONTENT."""
@@ -96,7 +99,7 @@ def test_wrong_checksum_is_reported_and_not_installed(tmp_path, tiny_registry):
 def test_truncated_file_is_reported_and_not_installed(tmp_path, tiny_registry):
     mirror = make_mirror(tmp_path, payload=CONTENT[:10], xz=True)
     dest = tmp_path / "dest"
-    with pytest.raises(DataError, match=rf"truncated: expected {len(CONTENT)} bytes, got 10 bytes"):
+    with pytest.raises(DataError, match=rf"is truncated: expected {len(CONTENT)} bytes .*, got 10 bytes"):
         fetch("toy", dest, mirror=mirror)
     assert leftovers(dest) == []
 
@@ -182,6 +185,7 @@ def test_non_https_download_refused(tmp_path, monkeypatch):
         raise AssertionError("urlopen must not be called for a non-https URL")
 
     monkeypatch.setattr(urllib.request, "urlopen", must_not_open)
+    monkeypatch.setattr(data, "_open_url", must_not_open)
     with pytest.raises(DataError, match="only https"):
         fetch("toy", tmp_path / "dest")
 
@@ -190,7 +194,7 @@ def test_offline_download_gives_mirror_hint(tmp_path, tiny_registry, monkeypatch
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(data, "_open_url", offline)
     dest = tmp_path / "dest"
     with pytest.raises(DataError) as info:
         fetch("toy", dest)
@@ -222,16 +226,16 @@ class FakeResponse:
 
 
 def test_download_writes_verified_file(tmp_path, tiny_registry, monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: FakeResponse(CONTENT, url))
+    monkeypatch.setattr(data, "_open_url", lambda url: FakeResponse(CONTENT, url))
     paths = fetch("toy", tmp_path / "dest")
     assert paths["toy.txt"].read_bytes() == CONTENT
 
 
 def test_download_of_error_page_is_rejected(tmp_path, tiny_registry, monkeypatch):
     page = b"<!DOCTYPE html><html>404</html>"
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: FakeResponse(page, url))
+    monkeypatch.setattr(data, "_open_url", lambda url: FakeResponse(page, url))
     dest = tmp_path / "dest"
-    with pytest.raises(DataError, match="truncated"):
+    with pytest.raises(DataError, match="truncated.*looks like an HTML page"):
         fetch("toy", dest)
     assert leftovers(dest) == []
 
