@@ -101,3 +101,60 @@ def test_same_seed_same_result(corpus, tmp_path):
         model = fresh_model(len(corpus.vocab))
         results.append(train(model, corpus, config(epochs=2), tmp_path / name, torch.device("cpu"))["history"][-1]["valid_perplexity"])
     assert results[0] == results[1]
+
+
+def test_kill_inside_an_epoch_resumes_from_the_data_position(corpus, tmp_path, monkeypatch):
+    """A checkpoint after every window; a kill in the middle of epoch 2 loses at most the window
+    in flight and the resumed run ends with the uninterrupted run's weights."""
+    cfg = config()
+    cfg.checkpoint_seconds = 0.0
+    reference = fresh_model(len(corpus.vocab))
+    train(reference, corpus, cfg, tmp_path / "straight", torch.device("cpu"))
+
+    real_step = torch.optim.SGD.step
+    calls = {"n": 0}
+    windows_per_epoch = (len(corpus.train) // cfg.batch_size - 1) // cfg.num_steps  # full windows only
+
+    def dying_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == windows_per_epoch + 3:
+            raise KeyboardInterrupt("simulated kill inside epoch 2")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh_model(len(corpus.vocab)), corpus, cfg, tmp_path / "resumed", torch.device("cpu"))
+    monkeypatch.setattr(torch.optim.SGD, "step", real_step)
+    saved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    assert saved["epoch"] == 1 and saved["progress"].step == 2  # two windows of epoch 2 were done
+
+    resumed = fresh_model(len(corpus.vocab))
+    history = train(resumed, corpus, cfg, tmp_path / "resumed", torch.device("cpu"))["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_keep_best_returns_the_best_validation_weights(corpus, tmp_path):
+    cfg = config(epochs=3)
+    cfg.keep_best = True
+    cfg.schedule = Schedule(kind="step", lr=30.0, factor=1.0, every=1)  # far too large: gets worse
+    model = fresh_model(len(corpus.vocab))
+    result = train(model, corpus, cfg, tmp_path / "run", torch.device("cpu"))
+    valid = [row["valid_perplexity"] for row in result["history"]]
+    assert result["best_valid"] == min(valid)
+    assert evaluate(model, corpus.valid, 2, 5, torch.device("cpu")) == pytest.approx(min(valid))
+
+
+def test_weight_decay_and_threshold_scope(corpus, tmp_path):
+    cfg = config(epochs=1, lam=0.0)
+    cfg.weight_decay, cfg.threshold_scope, cfg.zero_threshold = 1e-3, "groups", 0.05
+    model = fresh_model(len(corpus.vocab))
+    train(model, corpus, cfg, tmp_path / "run", torch.device("cpu"))
+    # LSTM weights are in groups: thresholded; the embedding is not: it keeps small weights.
+    assert float(model.lstms[0].weight_ih_l0.abs().min()) == 0.0
+    small = model.embedding.weight.abs()
+    assert bool(((small > 0) & (small < 0.05)).any())
+    with pytest.raises(ValueError, match="threshold_scope"):
+        cfg.threshold_scope = "some"
+        train(fresh_model(len(corpus.vocab)), corpus, cfg, tmp_path / "other", torch.device("cpu"))
