@@ -10,13 +10,10 @@ Both are measured interleaved in one process (iss.timing): ratios, not absolute 
 
     python benchmarks/ptb_speed.py [--rounds 4] [--threads 1,2] [--skip-training] [--skip-inference]
 """
-import argparse
-
 import torch
-import torch.nn.functional as F
 
+from _cli import main
 from iss import timing
-from iss.components import add_group_lasso_grad_, zero_small_weights_
 from iss.cost import cost_summary
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.table1 import PAPER_VOCAB, paper_sizes
@@ -25,42 +22,10 @@ from iss.table1 import PAPER_VOCAB, paper_sizes
 def training_overhead(rounds: int, threads: int) -> None:
     torch.manual_seed(0)
     model = LSTMLanguageModel(PAPER_VOCAB, 1500, [1500, 1500], keep_prob=0.35)
-    params = [p for p in model.parameters() if p.requires_grad]
-    families = model.iss_families()
-    optimizer = torch.optim.SGD(params, lr=1e-3)  # tiny lr: the weights stay realistic over many steps
     tokens = torch.randint(0, PAPER_VOCAB, (36, 20))
-
-    def step(penalty: bool, threshold: bool):
-        def run():
-            logits, _ = model(tokens[:-1], model.init_state(20))
-            loss = F.cross_entropy(logits.reshape(-1, PAPER_VOCAB), tokens[1:].reshape(-1)) * 35
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if penalty:
-                add_group_lasso_grad_(model, families, 0.00245)
-            torch.nn.utils.clip_grad_norm_(params, 10.0)
-            optimizer.step()
-            if threshold:
-                zero_small_weights_(params, 1e-4)
-        return run
-
-    for p in params:  # the isolated operations below need gradients to add to
-        p.grad = torch.zeros_like(p)
-    candidates = [timing.Candidate("plain step", step(False, False), threads),
-                  timing.Candidate("step + penalty", step(True, False), threads),
-                  timing.Candidate("step + penalty + threshold", step(True, True), threads),
-                  # The added work alone, interleaved with the same steps: a steadier estimate.
-                  timing.Candidate("penalty gradient alone", lambda: add_group_lasso_grad_(model, families, 0.00245), threads),
-                  timing.Candidate("zero threshold alone", lambda: zero_small_weights_(params, 1e-4), threads)]
-    summary = timing.interleaved(candidates, rounds=rounds, chunk_seconds=0.0, warmup_calls=1, inference=False)
-    base = summary["plain step"]["median_ms"]
-    print(f"\nTraining step, hidden 1500, batch 20 x 35, {threads} threads, {rounds} interleaved rounds "
-          f"(targets: penalty <= +5 %, penalty + threshold <= +10 %)")
-    for name, s in summary.items():
-        print(f"  {name:28s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base:+.1%} of a plain step, {s['calls']} calls)")
-    alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
-    print(f"  overhead from the isolated operations: penalty {alone[0] / base:+.1%}, "
-          f"penalty + threshold {sum(alone) / base:+.1%}")
+    summary = timing.training_overhead(model, tokens, lam=0.00245, zero_threshold=1e-4, rounds=rounds, threads=threads)
+    timing.print_training_overhead(summary, f"Training step, hidden 1500, batch 20 x 35, {threads} threads, {rounds} "
+                                            f"interleaved rounds (targets: penalty <= +5 %, penalty + threshold <= +10 %)")
 
 
 def inference_speedup(rounds: int, threads: list[int]) -> None:
@@ -82,15 +47,4 @@ def inference_speedup(rounds: int, threads: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--skip-training", action="store_true")
-    parser.add_argument("--skip-inference", action="store_true")
-    args = parser.parse_args()
-    threads = [int(t) for t in args.threads.split(",")]
-    print(f"torch {torch.__version__}, {timing.machine_info()}")
-    if not args.skip_inference:
-        inference_speedup(args.rounds, threads)
-    if not args.skip_training:
-        training_overhead(args.rounds, max(threads))
+    main(__doc__, inference_speedup, training_overhead, rounds=4)

@@ -15,14 +15,13 @@ import pandas as pd
 import torch
 
 from iss import cost
-from iss.components import removed_components, shrink, surviving_sizes
 from iss.config import scale_settings
-from iss.data import fetch, resolve_mirror
+from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model, shrink_checked,
+                            time_models)
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance, read_json, write_json_atomic
-from iss.ptb import Corpus
 from iss.tables import write_text_atomic
-from iss.train import Schedule, TrainConfig, evaluate, pick_device, save_atomic, seed_everything, train
+from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
 
 ROWS = ("baseline", "iss_a", "iss_b", "direct")
 TABLE = "table1"
@@ -30,13 +29,6 @@ TABLE = "table1"
 
 def row_dir(results: Path, config: dict, row: str) -> Path:
     return Path(results) / config["scale"] / TABLE / row
-
-
-def load_corpus(config: dict) -> Corpus:
-    ptb = scale_settings(config)["ptb"]
-    files = fetch("ptb", Path(config["data"]["dir"]) / "ptb", mirror=resolve_mirror(config["data"].get("mirror")))
-    return Corpus.from_files(files["ptb.train.txt"], files["ptb.valid.txt"], files["ptb.test.txt"],
-                             vocab_size=ptb["vocab_size"], max_tokens=ptb["max_tokens"])
 
 
 def row_settings(config: dict, row: str) -> dict:
@@ -73,20 +65,8 @@ def train_config(config: dict, row: str) -> TrainConfig:
                        schedule=Schedule(**settings["schedule"]), lam=settings["lambda"],
                        zero_threshold=settings["zero_threshold"], clip_norm=table["clip_norm"],
                        eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
-                       seed=config["runtime"]["seed"])
-
-
-def load_model(path: Path, device) -> tuple[LSTMLanguageModel, dict]:
-    """The model saved at ``path`` and what was saved with it (provenance, settings)."""
-    saved = torch.load(path, map_location=device, weights_only=False)
-    model = LSTMLanguageModel(**saved["geometry"])
-    model.load_state_dict(saved["state"])
-    return model.to(device), dict(provenance=saved.get("provenance"), settings=saved.get("settings"))
-
-
-def save_model(model: LSTMLanguageModel, path: Path, made_by: dict | None = None, settings: dict | None = None) -> None:
-    """Weights, geometry, the row settings they were trained with and the provenance of the job."""
-    save_atomic(dict(geometry=model.geometry(), state=model.state_dict(), provenance=made_by, settings=settings), path)
+                       seed=config["runtime"]["seed"],
+                       checkpoint_seconds=config["runtime"].get("checkpoint_seconds", 600.0))
 
 
 def train_row(config: dict, row: str, results: Path, restart: bool = False) -> Path:
@@ -114,29 +94,12 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     trained, saved = load_model(out / "model.pt", device)
     # Report the settings the weights were trained with, not whatever the config says now.
     settings = saved["settings"] or row_settings(config, row)
-    families = trained.iss_families()
-    removed = removed_components(trained, families)
-    emptied = [name for name, dead in removed.items() if bool(dead.all())]
-    if emptied:
-        raise RuntimeError(f"table1/{row}: ISS removed every unit of {', '.join(emptied)}: the model no longer "
-                           f"reads its input. Lower lambda (now {settings['lambda']}) or raise "
-                           f"the learning rate for this row in the config")
-    compact = shrink(trained, removed)
-
-    # The shrink must not change the model's outputs: compare on the first validation window.
-    probe = corpus.valid[: 4 * 20].view(4, 20).t().contiguous().to(device)
-    trained.eval(), compact.eval()
-    with torch.no_grad():
-        large_logits, _ = trained(probe, trained.init_state(4))
-        small_logits, _ = compact(probe, compact.init_state(4))
-    shrink_error = float((torch.log_softmax(large_logits, -1) - torch.log_softmax(small_logits, -1)).abs().max())
-    if shrink_error > 1e-3:
-        raise RuntimeError(f"table1/{row}: the compact model's log-probabilities differ from the trained "
-                           f"model's by {shrink_error:.2e}; the ISS description is inconsistent")
+    compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
+                                                    settings["lambda"])
 
     baseline_geometry = cost.build_on_meta(LSTMLanguageModel, len(corpus.vocab), table["embedding_size"],
                                            [table["hidden_size"]] * 2)
-    sizes = list(surviving_sizes(removed).values())
+    sizes = iss_sizes(removed)
     test = table["test"]
     metrics = dict(
         table=TABLE, row=row, keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
@@ -167,25 +130,11 @@ def paper_sizes() -> dict[str, list[int]]:
             for row in ("baseline", "iss_a", "iss_b")}
 
 
-def _time_models(config: dict, models: dict[str, LSTMLanguageModel], vocab: int) -> dict:
-    from iss import timing
-    settings = scale_settings(config)["timing"]
-    generator = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, vocab, (settings["num_steps"], settings["batch_size"]), generator=generator)
-    candidates = timing.lm_candidates(models, tokens, settings["threads"])
-    summary = timing.interleaved(candidates, rounds=settings["rounds"], chunk_seconds=settings["chunk_seconds"])
-    others = [label for label in models if label != "baseline"]
-    return dict(batch_size=settings["batch_size"], num_steps=settings["num_steps"],
-                sizes={label: m.hidden_sizes for label, m in models.items()},
-                speedups=timing.speedups(summary, "baseline", others), candidates=summary,
-                machine=timing.machine_info(), provenance=provenance(config, torch.device("cpu")))
-
-
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run, baseline vs each row, on the CPU (latency as in the paper)."""
     models = {row: load_model(row_dir(results, config, row) / "compact.pt", torch.device("cpu"))[0] for row in ROWS}
     vocab = models["baseline"].vocab_size
-    report = _time_models(config, models, vocab)
+    report = time_models(config, models, vocab)
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)
     return report
 
@@ -195,7 +144,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     sizes = paper_sizes()
     torch.manual_seed(0)
     models = {row: LSTMLanguageModel(PAPER_VOCAB, sizes["baseline"][0], hidden) for row, hidden in sizes.items()}
-    report = _time_models(config, models, PAPER_VOCAB)
+    report = time_models(config, models, PAPER_VOCAB)
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] paper sizes {sizes[row]}: {s['median_ms']:.2f} ms ({s['path']}), speedup {s['speedup']:.2f}x")

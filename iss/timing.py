@@ -122,3 +122,51 @@ def speedups(summary: dict[str, dict], baseline: str, others: list[str]) -> dict
         result[label] = dict(path=name, median_ms=best["median_ms"], speedup=base["median_ms"] / best["median_ms"],
                              same_path_speedup=same_path)
     return result
+
+
+def training_overhead(model, tokens: torch.Tensor, lam: float, zero_threshold: float, rounds: int, threads: int,
+                      thresholded: list | None = None) -> dict[str, dict]:
+    """ISS's cost in a training step of ``model`` on ``tokens`` [T + 1, B], interleaved: a plain
+    step, + the group-Lasso gradient, + the element threshold, and each added operation alone
+    (a steadier estimate of the overhead than the difference of two whole steps)."""
+    import torch.nn.functional as F
+    from iss.components import add_group_lasso_grad_, zero_small_weights_
+    params = [p for p in model.parameters() if p.requires_grad]
+    thresholded = params if thresholded is None else thresholded
+    families = model.iss_families()
+    optimizer = torch.optim.SGD(params, lr=1e-3)  # tiny lr: the weights stay realistic over many steps
+    steps, batch = tokens.shape[0] - 1, tokens.shape[1]
+    model.train()
+
+    def step(penalty: bool, threshold: bool):
+        def run():
+            logits, _ = model(tokens[:-1], model.init_state(batch))
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[1:].reshape(-1)) * steps
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if penalty:
+                add_group_lasso_grad_(model, families, lam)
+            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            optimizer.step()
+            if threshold:
+                zero_small_weights_(thresholded, zero_threshold)
+        return run
+
+    for p in params:  # the isolated operations below need gradients to add to
+        p.grad = torch.zeros_like(p)
+    candidates = [Candidate("plain step", step(False, False), threads),
+                  Candidate("step + penalty", step(True, False), threads),
+                  Candidate("step + penalty + threshold", step(True, True), threads),
+                  Candidate("penalty gradient alone", lambda: add_group_lasso_grad_(model, families, lam), threads),
+                  Candidate("zero threshold alone", lambda: zero_small_weights_(thresholded, zero_threshold), threads)]
+    return interleaved(candidates, rounds=rounds, chunk_seconds=0.0, warmup_calls=1, inference=False)
+
+
+def print_training_overhead(summary: dict[str, dict], title: str) -> None:
+    base = summary["plain step"]["median_ms"]
+    print(f"\n{title}")
+    for name, s in summary.items():
+        print(f"  {name:28s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base:+.1%} of a plain step, {s['calls']} calls)")
+    alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
+    print(f"  overhead from the isolated operations: penalty {alone[0] / base:+.1%}, "
+          f"penalty + threshold {sum(alone) / base:+.1%}")
