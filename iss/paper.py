@@ -236,13 +236,16 @@ def load_paper_tables(path: str | Path | None = None) -> PaperTables:
 
 
 class _Validator:
-    """Turns the parsed YAML into dataclasses; every error names the file and the key path."""
+    """Turns the parsed YAML into dataclasses; every error names the file and the key path.
+    (iss.compare validates the claims file with a subclass raising its own error type.)"""
+
+    error: type[Exception] = PaperTablesError
 
     def __init__(self, path: Path):
         self.path = path
 
-    def fail(self, where: str, problem: str) -> PaperTablesError:
-        return PaperTablesError(f"{self.path}: {where}: {problem}")
+    def fail(self, where: str, problem: str) -> Exception:
+        return self.error(f"{self.path}: {where}: {problem}")
 
     def mapping(self, data: Any, where: str) -> Mapping:
         if not isinstance(data, Mapping):
@@ -250,7 +253,7 @@ class _Validator:
         return data
 
     def keys(self, data: Mapping, where: str, allowed: set[str], required: tuple[str, ...]) -> None:
-        unknown = sorted(set(data) - allowed)
+        unknown = sorted(str(key) for key in set(data) - allowed)
         if unknown:
             raise self.fail(where, f"unknown key(s) {unknown}; expected keys: {sorted(allowed)}")
         for key in required:
