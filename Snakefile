@@ -28,6 +28,8 @@ ISS = " ".join(
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/table1.smk"
+include: "workflow/rules/table2.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:
@@ -36,3 +38,7 @@ rule all:
         "reports/table1.tex",
         "results/table1.csv",
         rules.table1_figures.output,
+        rules.table2_report.output,
+        rules.table2_figures.output,
+        rules.compare.output,
+        rules.compare_gate.output,

@@ -77,3 +77,21 @@ def config_hash(config: dict, scale: str | None = None) -> str:
     scale = scale or config["scale"]
     relevant = dict(scale=scale, runtime=config["runtime"], settings=config["scales"][scale])
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# ---- Table 2 (RHN lambda sweep): rows and seeds come from config lists -----------------------
+# Kept here, free of torch, because the Snakefile builds its job list from them.
+def lambda_row(lam: float) -> str:
+    """Row name of an ISS run with group-Lasso strength ``lam`` ("lambda_0.004"); as in the paper file."""
+    return f"lambda_{lam:g}"
+
+
+def table2_rows(config: dict) -> list[str]:
+    """"baseline" (lambda 0), then one row per configured lambda in increasing order."""
+    lambdas = scale_settings(config)["table2"]["lambdas"]
+    return ["baseline"] + [lambda_row(lam) for lam in sorted(lambdas)]
+
+
+def table2_seeds(config: dict) -> list[int]:
+    """Seeds to train every row with (default: the runtime seed)."""
+    return list(scale_settings(config)["table2"].get("seeds") or [config["runtime"]["seed"]])

@@ -69,3 +69,37 @@ def read_json(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path} does not exist: run the step that produces it first "
                                 f"(snakemake {path})")
     return json.loads(path.read_text())
+
+
+def provenance_issues(label: str, metrics: dict, config: dict, expected_settings: dict | None,
+                      expected_seed: int | None = None, current_sha: str | None = None) -> list[str]:
+    """Why a results file may not belong to this report: made at another scale or seed, with other
+    row settings than the config now gives, or by other code. [] when it matches. Results made on
+    another machine (a GPU box, a cluster) are reported as long as they match; a mismatch is
+    listed in the report, never mixed in silently."""
+    made = metrics.get("training_provenance") or metrics.get("provenance") or {}
+    if not made:
+        return [f"{label}: no provenance recorded (made by an older version of the harness)"]
+    issues = []
+    if made.get("scale") != config["scale"]:
+        issues.append(f"{label}: made at scale {made.get('scale')!r}, this report is {config['scale']!r}")
+    if expected_seed is not None and made.get("seed") != expected_seed:
+        issues.append(f"{label}: trained with seed {made.get('seed')}, the config asks for {expected_seed}")
+    if expected_settings is not None and metrics.get("settings") not in (None, expected_settings):
+        changed = sorted(k for k in set(expected_settings) | set(metrics["settings"])
+                         if expected_settings.get(k) != metrics["settings"].get(k))
+        issues.append(f"{label}: trained with other settings than the config now gives ({', '.join(changed)})")
+    current_sha = current_sha or git_sha()
+    made_sha = str(made.get("git_sha", "unknown"))
+    if made_sha.removesuffix("-dirty") != current_sha.removesuffix("-dirty") or made_sha.endswith("-dirty"):
+        issues.append(f"{label}: trained by code {made_sha[:12]}{' (uncommitted changes)' if made_sha.endswith('-dirty') else ''}, "
+                      f"this report by {current_sha[:12]}")
+    return issues
+
+
+def provenance_lines(issues: list[str]) -> list[str]:
+    """The report banner's provenance paragraph."""
+    if not issues:
+        return ["Provenance: every results file matches this code, configuration, scale and seed."]
+    return ["Provenance check: " + "; ".join(issues) + ". Rerun those jobs (or `iss train --restart`) "
+            "if the difference matters."]

@@ -18,8 +18,8 @@ from iss import cost
 from iss.config import scale_settings
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.paper import load_paper_tables
-from iss.provenance import git_sha, read_json
-from iss.table1 import PAPER_VOCAB, ROWS, TABLE, paper_sizes, row_dir
+from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
+from iss.table1 import PAPER_VOCAB, ROWS, TABLE, paper_sizes, row_dir, row_settings
 from iss.tables import (format_pair, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, render_latex, render_markdown,
                         write_text_atomic)
 
@@ -36,7 +36,8 @@ def _paper(paper, row: str, column: str) -> str:
 
 
 def collect(config: dict, results: Path) -> pd.DataFrame:
-    """Tidy records: setting (this_run | paper_sizes), row, metric, reproduced, paper value, printed."""
+    """Tidy records: setting (this_run | paper_sizes), row, metric, reproduced, paper value, printed,
+    source and the paper file's column key (what `iss compare` checks)."""
     paper = load_paper_tables()
     records = []
 
@@ -44,7 +45,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         cell = paper.cell(TABLE, row, paper_column) if paper_column else None
         records.append(dict(setting=setting, row=row, metric=metric, reproduced=value,
                             paper=cell.value if cell else None, paper_printed=cell.printed if cell else None,
-                            paper_source=cell.source if cell else None))
+                            paper_source=cell.source if cell else None, paper_column=paper_column))
 
     learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
     for row in ROWS:
@@ -132,6 +133,10 @@ def banner(config: dict, results: Path) -> list[str]:
     metrics = read_json(row_dir(results, config, "iss_a") / "metrics.json")
     trained = metrics.get("training_provenance") or metrics["provenance"]
     settings = scale_settings(config)
+    current = git_sha()
+    issues = [issue for row in ROWS for issue in provenance_issues(
+        f"table1/{row}", read_json(row_dir(results, config, row) / "metrics.json"), config,
+        row_settings(config, row), config["runtime"]["seed"], current)]
     return [
         f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, "
         f"token limits {settings['ptb']['max_tokens'] or 'none'}, hidden {settings[TABLE]['hidden_size']}, "
@@ -142,7 +147,7 @@ def banner(config: dict, results: Path) -> list[str]:
         f"torch {trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.",
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
         "Perplexity is exactly comparable only at the paper scale.",
-    ]
+    ] + provenance_lines(issues)
 
 
 def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:

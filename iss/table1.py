@@ -66,7 +66,8 @@ def train_config(config: dict, row: str) -> TrainConfig:
                        zero_threshold=settings["zero_threshold"], clip_norm=table["clip_norm"],
                        eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
                        seed=config["runtime"]["seed"],
-                       checkpoint_seconds=config["runtime"].get("checkpoint_seconds", 600.0))
+                       checkpoint_seconds=config["runtime"].get("checkpoint_seconds", 600.0),
+                       autocast_bf16=config["runtime"].get("precision") == "bf16-autocast")
 
 
 def train_row(config: dict, row: str, results: Path, restart: bool = False) -> Path:

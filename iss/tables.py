@@ -180,3 +180,15 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def fmt_mean_sd(values, decimals: int = 2) -> str:
+    """One seed: "68.12"; several: "68.12 ± 0.31 (n=3)" (sample standard deviation)."""
+    values = [v for v in values if not _is_missing(v)]
+    if not values:
+        return MISSING
+    if len(values) == 1:
+        return fmt_fixed(values[0], decimals)
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{fmt_fixed(mean, decimals)} ± {fmt_fixed(sd, decimals)} (n={len(values)})"

@@ -71,7 +71,8 @@ def test_snakemake_dry_run_lists_the_table1_dag():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     for rule in ("fetch_ptb", "table1_train", "table1_evaluate", "table1_time_learned", "table1_time_paper_sizes",
-                 "table1_report"):
+                 "table1_report", "table2_train", "table2_evaluate", "table2_time_learned", "table2_report",
+                 "table2_figures"):
         assert rule in done.stdout + done.stderr
 
 

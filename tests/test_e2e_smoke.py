@@ -1,4 +1,4 @@
-"""End to end: the smoke DAG of Table 1 on the real PTB slice from the data mirror.
+"""End to end: the smoke DAG (Tables 1 and 2) on the real PTB slice from the data mirror.
 
 Runs `snakemake` in a scratch copy of the workflow (so the checkout's results/ stay as they
 are), then checks the report's shape and the paper's claims that must hold at any scale:
@@ -73,6 +73,29 @@ def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):
         assert f"{float(paper.reproduced[(row, 'mult_add_reduction')]):.2f}" == reduction
         assert paper.paper_printed[(row, "weights")] == weights
     assert float(paper.reproduced[("iss_a", "speedup")]) > 1.0
+
+
+def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
+    """Table 2's shape at any scale: every ISS row removes units, width never grows with lambda,
+    and the smallest lambda loses little perplexity."""
+    frame = pd.read_csv(smoke_run / "results" / "table2.csv")
+    run = frame[frame.setting == "this_run"]
+    width = run[run.metric == "width"].groupby("row").reproduced.mean().astype(float)
+    ppl = run[run.metric == "perplexity_valid"].groupby("row").reproduced.mean().astype(float)
+    lambdas = run[run.metric == "lambda"].groupby("row").reproduced.first().astype(float).sort_values()
+    widths = [width[row] for row in lambdas.index]
+    assert lambdas.iloc[0] == 0.0 and widths[0] == 64  # the baseline keeps its width
+    assert all(later <= earlier for earlier, later in zip(widths, widths[1:])), dict(zip(lambdas.index, widths))
+    assert widths[-1] < widths[1] < widths[0]
+    smallest = lambdas.index[1]
+    assert ppl[smallest] < 1.15 * ppl["baseline"], dict(ppl)
+    md = (smoke_run / "reports" / "table2.md").read_text()
+    for header in ("λ", "Perplexity (validate, test)", "RHN width", "Parameter #", "Total time", "Speedup"):
+        assert header in md
+    assert "Scale: **smoke**" in md and "23.5M (23.5M)" in md and "5.7M (5.7M)" in md
+    for ext in ("png", "pdf"):
+        assert (smoke_run / "reports" / "figures" / f"rhn_tradeoff.{ext}").stat().st_size > 1000
+    assert "\\toprule" in (smoke_run / "reports" / "table2.tex").read_text()
 
 
 def test_rerun_is_a_no_op(smoke_run):

@@ -158,3 +158,13 @@ def test_weight_decay_and_threshold_scope(corpus, tmp_path):
     with pytest.raises(ValueError, match="threshold_scope"):
         cfg.threshold_scope = "some"
         train(fresh_model(len(corpus.vocab)), corpus, cfg, tmp_path / "other", torch.device("cpu"))
+
+
+def test_bfloat16_autocast_trains_and_keeps_float32_weights(corpus, tmp_path):
+    cfg = config(epochs=1)
+    cfg.autocast_bf16 = True
+    model = fresh_model(len(corpus.vocab))
+    history = train(model, corpus, cfg, tmp_path / "run", torch.device("cpu"))["history"]
+    assert math.isfinite(history[0]["valid_perplexity"])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert cfg.digest() != config(epochs=1).digest()  # a checkpoint never resumes across precisions

@@ -7,7 +7,8 @@ def row_settings(wildcards):
     """Everything in the config that decides one row's result: a change reruns that row."""
     settings = config["scales"][SCALE]
     table = {k: v for k, v in settings["table1"].items() if k != "rows"}
-    return repr((settings["ptb"], table, settings["table1"]["rows"][wildcards.row], config["runtime"]["seed"]))
+    runtime = (config["runtime"]["seed"], config["runtime"].get("precision"))
+    return repr((settings["ptb"], table, settings["table1"]["rows"][wildcards.row], runtime))
 
 
 def sizes_source(wildcards):

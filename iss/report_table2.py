@@ -1,0 +1,175 @@
+"""Table 2 as the paper prints it (RHN lambda sweep), every reproduced number beside the paper's.
+
+Rows of this run are paired with the paper's rows by rank: the baseline with the baseline, the
+k-th smallest lambda with the paper's k-th ISS row (so a scale that sweeps other lambdas still
+lines up with the paper's sweep; at the paper scale the lambdas are the paper's and the pairing
+is by value). Extra lambdas have no paper counterpart. Several seeds show as mean ± sd.
+results/table2.csv holds every seed in tidy form (one line per setting x row x seed x metric).
+"""
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from iss import cost
+from iss.config import scale_settings, table2_rows, table2_seeds
+from iss.models.rhn import RHNLanguageModel
+from iss.paper import load_paper_tables
+from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
+from iss.table2 import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir
+from iss.tables import (MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex,
+                        render_markdown, write_text_atomic)
+
+TIMING_NOTE = ("Times: the whole RHN LM (embedding, every micro-layer, tied softmax) at batch {batch} x {steps} "
+               "steps on the CPU; baseline and compact models interleaved in one process, median of all calls, "
+               "each model on its fastest path (threads x kernel); first seed only. Timings are not "
+               "deterministic, perplexities and widths are (CPU, fixed seed).")
+
+
+def paired_paper_rows(rows: list[str], paper_rows: list[str]) -> dict[str, str | None]:
+    """{row of this run: paper row or None}, pairing ISS rows by rank of lambda."""
+    ours = [r for r in rows if r != "baseline"]
+    theirs = [r for r in paper_rows if r != "baseline"]
+    pairs = {"baseline": "baseline"}
+    pairs.update({row: theirs[i] if i < len(theirs) else None for i, row in enumerate(ours)})
+    return pairs
+
+
+def collect(config: dict, results: Path) -> pd.DataFrame:
+    paper = load_paper_tables()
+    pairs = paired_paper_rows(table2_rows(config), paper.rows(TABLE))
+    records = []
+
+    def add(setting, row, seed, metric, value, paper_row, paper_column=None):
+        cell = paper.cell(TABLE, paper_row, paper_column) if paper_row and paper_column else None
+        records.append(dict(setting=setting, row=row, seed=seed, metric=metric, reproduced=value,
+                            paper=cell.value if cell else None, paper_printed=cell.printed if cell else None,
+                            paper_source=cell.source if cell else None,
+                            paper_row=paper_row, paper_column=paper_column if cell else None))
+
+    learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    first_seed = table2_seeds(config)[0]
+    for row in table2_rows(config):
+        partner = pairs[row]
+        for seed in table2_seeds(config):
+            m = read_json(run_dir(results, config, row, seed) / "metrics.json")
+            add("this_run", row, seed, "lambda", m["lambda"], partner, "lambda")
+            add("this_run", row, seed, "perplexity_valid", m["perplexity_valid"], partner, "perplexity_valid")
+            add("this_run", row, seed, "perplexity_test", m["perplexity_test"], partner, "perplexity_test")
+            add("this_run", row, seed, "width", m["width"], partner, "width")
+            add("this_run", row, seed, "parameters", m["parameters"], partner, "parameters")
+            add("this_run", row, seed, "mult_add_reduction", m["mult_add_reduction"], partner)
+            if seed == first_seed:
+                add("this_run", row, seed, "total_time_ms", learned["speedups"][row]["median_ms"], partner)
+                add("this_run", row, seed, "speedup", learned["speedups"][row]["speedup"], partner)
+
+    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    widths = paper_widths()
+    baseline = cost.build_on_meta(RHNLanguageModel, PAPER_VOCAB, widths["baseline"])
+    for row, width in widths.items():
+        model = cost.build_on_meta(RHNLanguageModel, PAPER_VOCAB, width)
+        add("paper_sizes", row, None, "width", width, row)  # an input here (from the paper file)
+        add("paper_sizes", row, None, "parameters", cost.weight_count(model), row, "parameters")
+        add("paper_sizes", row, None, "mult_add_reduction", cost.cost_summary(model, baseline)["mult_add_reduction"], row)
+        add("paper_sizes", row, None, "total_time_ms", timed["speedups"][row]["median_ms"], row)
+        add("paper_sizes", row, None, "speedup", timed["speedups"][row]["speedup"], row)
+    frame = pd.DataFrame.from_records(records)
+    frame.insert(0, "scale", config["scale"])
+    return frame
+
+
+def _values(frame: pd.DataFrame, setting: str, row: str, metric: str) -> list:
+    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)]
+    return list(hit.reproduced)
+
+
+def _printed(frame: pd.DataFrame, row: str, metric: str, setting: str = "this_run") -> str:
+    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)].paper_printed.dropna()
+    return hit.iloc[0] if len(hit) else MISSING
+
+
+def this_run_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    lines = []
+    for row in rows:
+        v = lambda metric: _values(frame, "this_run", row, metric)  # noqa: E731
+        p = lambda metric: _printed(frame, row, metric)  # noqa: E731
+        lines.append({
+            "Method": "baseline" if row == "baseline" else "ISS*",
+            "λ": format_pair(f"{v('lambda')[0]:g}", p("lambda")),
+            "Perplexity (validate, test)": format_pair(
+                f"({fmt_mean_sd(v('perplexity_valid'))}, {fmt_mean_sd(v('perplexity_test'))})",
+                f"{p('perplexity_valid')}, {p('perplexity_test')}"),
+            "RHN width": format_pair(fmt_mean_sd(v("width"), 1 if len(v("width")) > 1 else 0), p("width")),
+            "Parameter #": format_pair(fmt_millions(sum(v("parameters")) / len(v("parameters")), 2), p("parameters")),
+            "Total time": fmt_ms(v("total_time_ms")[0]),
+            "Speedup": fmt_ratio(v("speedup")[0]),
+        })
+    return pd.DataFrame(lines)
+
+
+def paper_sizes_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    lines = []
+    for row in rows:
+        v = lambda metric: _values(frame, "paper_sizes", row, metric)[0]  # noqa: E731
+        lines.append({
+            "Row": row.replace("lambda_", "λ = "),
+            "RHN width": v("width"),
+            "Parameter #": format_pair(fmt_millions(v("parameters")), _printed(frame, row, "parameters", "paper_sizes")),
+            "Mult-add reduction": fmt_ratio(v("mult_add_reduction")),
+            "Total time": fmt_ms(v("total_time_ms")),
+            "Speedup": fmt_ratio(v("speedup")),
+        })
+    return pd.DataFrame(lines)
+
+
+def banner(config: dict, results: Path) -> list[str]:
+    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    seeds = table2_seeds(config)
+    metrics = read_json(run_dir(results, config, "baseline", seeds[0]) / "metrics.json")
+    trained = metrics.get("training_provenance") or metrics["provenance"]
+    settings = scale_settings(config)
+    table = settings[TABLE]
+    current = git_sha()
+    issues = [issue for row in table2_rows(config) for seed in seeds for issue in provenance_issues(
+        f"table2/{row}/seed{seed}", read_json(run_dir(results, config, row, seed) / "metrics.json"), config,
+        row_settings(config, row), seed, current)]
+    return [
+        f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, token limits "
+        f"{settings['ptb']['max_tokens'] or 'none'}; RHN width {table['width']}, depth {table['depth']}, "
+        f"{table['epochs']} epochs, best-validation weights; seeds {', '.join(map(str, seeds))}). "
+        f"Trained on {trained['device']} with {trained['threads']} threads; latency on "
+        f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}).",
+        f"Trained at git {trained['git_sha']}, config {trained['config_hash']}, torch "
+        f"{trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.",
+        "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml); ISS rows "
+        "are paired with the paper's by rank of λ. Perplexity and width are exactly comparable only at the paper "
+        "scale.",
+    ] + provenance_lines(issues)
+
+
+def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
+    paper = load_paper_tables()
+    frame = collect(config, results)
+    write_text_atomic(Path(results) / "table2.csv", frame.to_csv(index=False))
+    footnotes = list(paper.table(TABLE).footnotes)
+    timing = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    note = TIMING_NOTE.format(batch=timing["batch_size"], steps=timing["num_steps"])
+    run = this_run_table(frame, table2_rows(config))
+    sizes = paper_sizes_table(frame, paper.rows(TABLE))
+    lines = banner(config, results)
+    markdown = "\n".join([
+        "# Table 2: Recurrent Highway Networks on PTB, ISS lambda sweep", "",
+        "## This run", "", render_markdown(run, lines, footnotes + [note]),
+        "## At the paper's widths (depth 10, random weights; geometry and latency need no training)", "",
+        render_markdown(sizes, [], [note.replace("; first seed only", "")]),
+    ])
+    write_text_atomic(Path(reports) / "table2.md", markdown)
+    latex = "\n".join([
+        render_latex(run, "Table 2 reproduced: RHN on PTB, ISS lambda sweep (this run).", "tab:table2-run",
+                     lines, footnotes),
+        render_latex(sizes, "Table 2 at the paper's widths (random weights).", "tab:table2-paper-sizes", [], []),
+    ])
+    write_text_atomic(Path(reports) / "table2.tex", latex)
+    return frame

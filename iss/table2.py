@@ -1,0 +1,141 @@
+"""Table 2 of the paper: Recurrent Highway Networks on PTB, a sweep over the ISS strength lambda.
+
+Every (row, seed) is its own job; rows are "baseline" (lambda 0, Zilly et al.'s dropouts) and
+one "lambda_<value>" per configured lambda (dropouts x iss_dropout_multiplier, element threshold).
+    train_row      results/<scale>/table2/<row>/seed<seed>/model.pt, history.csv  (best-validation weights)
+    evaluate_row   .../metrics.json, compact.pt       (shrink, lossless check, perplexity, width, cost)
+    time_learned   results/<scale>/table2/timing_learned.json      (compact models of the first seed)
+    time_paper_sizes  results/<scale>/table2/timing_paper_sizes.json (the paper's widths, random weights)
+    report_table2.build  results/table2.csv, reports/table2.{md,tex}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from iss import cost
+from iss.config import lambda_row, scale_settings, table2_rows, table2_seeds
+from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
+                            shrink_checked, time_models)
+from iss.models.rhn import RHNLanguageModel
+from iss.provenance import provenance, write_json_atomic
+from iss.tables import write_text_atomic
+from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
+
+TABLE = "table2"
+PAPER_VOCAB = 10_000
+
+
+def settings(config: dict) -> dict:
+    return scale_settings(config)[TABLE]
+
+
+def run_dir(results: Path, config: dict, row: str, seed: int) -> Path:
+    return Path(results) / config["scale"] / TABLE / row / f"seed{seed}"
+
+
+def row_settings(config: dict, row: str) -> dict:
+    """lambda, drop probabilities and element threshold of one row (what decides its result)."""
+    table = settings(config)
+    if row not in table2_rows(config):
+        raise ExperimentError(f"table2 has no row {row!r} at scale {config['scale']!r} "
+                              f"(rows: {', '.join(table2_rows(config))}; lambdas come from table2.lambdas)")
+    if row == "baseline":
+        return {"lambda": 0.0, "dropout": dict(table["dropout"]), "zero_threshold": 0.0}
+    lam = next(lam for lam in table["lambdas"] if lambda_row(lam) == row)
+    multiplier = table["iss_dropout_multiplier"]
+    return {"lambda": lam, "dropout": {k: p * multiplier for k, p in table["dropout"].items()},
+            "zero_threshold": table["zero_threshold"]}
+
+
+def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:
+    table = settings(config)
+    return RHNLanguageModel(vocab_size, width or table["width"], depth=table["depth"],
+                            dropout=row_settings(config, row)["dropout"], init_scale=table["init_scale"],
+                            transform_bias=table["transform_bias"])
+
+
+def train_config(config: dict, row: str, seed: int) -> TrainConfig:
+    table = settings(config)
+    row_cfg = row_settings(config, row)
+    return TrainConfig(epochs=table["epochs"], batch_size=table["batch_size"], num_steps=table["num_steps"],
+                       schedule=Schedule(**table["schedule"]), lam=row_cfg["lambda"],
+                       zero_threshold=row_cfg["zero_threshold"], clip_norm=table["clip_norm"],
+                       weight_decay=table["weight_decay"], threshold_scope="groups", keep_best=True,
+                       eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
+                       seed=seed, checkpoint_seconds=config["runtime"].get("checkpoint_seconds", 600.0),
+                       autocast_bf16=config["runtime"].get("precision") == "bf16-autocast")
+
+
+def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = False) -> Path:
+    out = run_dir(results, config, row, seed)
+    device = pick_device(config["runtime"]["device"])
+    corpus = load_corpus(config)
+    seed_everything(seed)  # the initial weights depend on the seed only
+    model = build_model(config, row, len(corpus.vocab))
+    print(f"[iss] table2/{row} seed {seed}: width {model.hidden_sizes[0]}, depth {settings(config)['depth']}, "
+          f"vocabulary {len(corpus.vocab)}, {cost.weight_count(model):,} weights", flush=True)
+    result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
+    write_text_atomic(out / "history.csv", pd.DataFrame(result["history"]).to_csv(index=False))
+    save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
+    return out / "model.pt"
+
+
+def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
+    """Shrink the best-validation model, check the shrink is lossless, perplexity, width and cost."""
+    out = run_dir(results, config, row, seed)
+    device = pick_device(config["runtime"]["device"])
+    table = settings(config)
+    corpus = load_corpus(config)
+    trained, saved = load_model(out / "model.pt", device)
+    row_cfg = saved["settings"] or row_settings(config, row)  # what the weights were trained with
+    compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
+                                                    row_cfg["lambda"])
+    baseline_geometry = cost.build_on_meta(RHNLanguageModel, len(corpus.vocab), table["width"], depth=table["depth"])
+    test = table["test"]
+    metrics = dict(
+        table=TABLE, row=row, seed=seed, **{"lambda": row_cfg["lambda"]}, dropout=row_cfg["dropout"],
+        trained_width=trained.hidden_sizes[0], width=iss_sizes(removed)[0],
+        perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
+        perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
+        shrink_max_abs_logprob_error=shrink_error,
+        parameters=cost.weight_count(compact), **cost.cost_summary(compact, baseline_geometry),
+        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=row_cfg)
+    save_model(compact, out / "compact.pt", saved["provenance"], row_cfg)
+    write_json_atomic(out / "metrics.json", metrics)
+    print(f"[iss] table2/{row} seed {seed}: width {metrics['width']}, perplexity (valid, test) = "
+          f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
+          f"{metrics['parameters']:,} parameters", flush=True)
+    return metrics
+
+
+# ---- latency -------------------------------------------------------------------------------
+def paper_widths() -> dict[str, int]:
+    """The widths of the paper's rows, from the paper file (baseline 830, then the learned ones)."""
+    from iss.paper import load_paper_tables
+    paper = load_paper_tables()
+    return {row: int(paper.cell(TABLE, row, "width").value) for row in paper.table(TABLE).rows}
+
+
+def time_learned(config: dict, results: Path) -> dict:
+    """Compact models of this run (first seed), baseline vs each lambda, on the CPU."""
+    seed = table2_seeds(config)[0]
+    models = {row: load_model(run_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
+              for row in table2_rows(config)}
+    report = time_models(config, models, models["baseline"].vocab_size)
+    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)
+    return report
+
+
+def time_paper_sizes(config: dict, results: Path) -> dict:
+    """The paper's widths at depth 10 with random weights: latency needs no trained weights."""
+    torch.manual_seed(0)
+    models = {row: RHNLanguageModel(PAPER_VOCAB, width, depth=10) for row, width in paper_widths().items()}
+    report = time_models(config, models, PAPER_VOCAB)
+    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
+    for row, s in report["speedups"].items():
+        print(f"[iss] RHN width {models[row].hidden_sizes[0]}: {s['median_ms']:.2f} ms ({s['path']}), "
+              f"speedup {s['speedup']:.2f}x")
+    return report

@@ -1,0 +1,30 @@
+# The paper comparison: every reproduced number beside the paper's with its tolerance, and the
+# paper's claims checked on this run (config/claims.yaml). The report is always written; the gate
+# fails the workflow (and CI) when a check that applies at this scale fails.
+CLAIMS = "config/claims.yaml"
+
+
+rule compare:
+    input:
+        rules.table1_report.output.csv,
+        rules.table2_report.output.csv,
+        PAPER_TABLES,
+        CLAIMS,
+    output:
+        markdown="reports/comparison.md",
+        csv="results/comparison.csv",
+    log:
+        f"{RESULTS}/logs/compare.log",
+    shell:
+        "{ISS} compare --no-fail > {log} 2>&1"
+
+
+rule compare_gate:
+    input:
+        rules.compare.output.csv,
+    output:
+        touch(f"{RESULTS}/comparison.passed"),
+    log:
+        f"{RESULTS}/logs/compare_gate.log",
+    shell:
+        "{ISS} compare --check-only > {log} 2>&1 || (cat {log}; exit 1)"

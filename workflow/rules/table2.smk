@@ -1,0 +1,106 @@
+# Table 2: Recurrent Highway Networks on PTB, an ISS lambda sweep. Rows: baseline and one per
+# lambda in config `table2.lambdas`; every (row, seed) is its own job, so the sweep runs in parallel.
+from iss.config import table2_rows, table2_seeds
+
+TABLE2_ROWS = table2_rows(config)
+TABLE2_SEEDS = table2_seeds(config)
+TABLE2_RUN = f"{RESULTS}/table2/{{row}}/seed{{seed}}"
+
+
+wildcard_constraints:
+    seed="[0-9]+",
+
+
+def table2_settings(wildcards):
+    """Everything in the config that decides one row's result: a change reruns that row."""
+    settings = config["scales"][SCALE]
+    return repr((settings["ptb"], settings["table2"], wildcards.row, config["runtime"].get("precision")))
+
+
+rule table2_train:
+    input:
+        PTB,
+    output:
+        model=f"{TABLE2_RUN}/model.pt",
+        history=f"{TABLE2_RUN}/history.csv",
+    params:
+        settings=table2_settings,
+    log:
+        f"{RESULTS}/logs/table2_train_{{row}}_seed{{seed}}.log",
+    threads: config["runtime"]["threads"]
+    resources:
+        mem_mb=4000,
+    shell:
+        "{ISS} train --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+
+
+rule table2_evaluate:
+    input:
+        PTB,
+        model=rules.table2_train.output.model,
+    output:
+        metrics=f"{TABLE2_RUN}/metrics.json",
+        compact=f"{TABLE2_RUN}/compact.pt",
+    params:
+        settings=table2_settings,
+    log:
+        f"{RESULTS}/logs/table2_evaluate_{{row}}_seed{{seed}}.log",
+    threads: config["runtime"]["threads"]
+    shell:
+        "{ISS} evaluate --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+
+
+# Latency with the machine to itself, as for Table 1.
+rule table2_time_learned:
+    input:
+        expand(f"{RESULTS}/table2/{{row}}/seed{TABLE2_SEEDS[0]}/compact.pt", row=TABLE2_ROWS),
+    output:
+        f"{RESULTS}/table2/timing_learned.json",
+    params:
+        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
+    log:
+        f"{RESULTS}/logs/table2_time_learned.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table2 --sizes learned > {log} 2>&1"
+
+
+rule table2_time_paper_sizes:
+    input:
+        PAPER_TABLES,
+    output:
+        f"{RESULTS}/table2/timing_paper_sizes.json",
+    params:
+        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
+    log:
+        f"{RESULTS}/logs/table2_time_paper_sizes.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table2 --sizes paper > {log} 2>&1"
+
+
+rule table2_report:
+    input:
+        expand(f"{RESULTS}/table2/{{row}}/seed{{seed}}/metrics.json", row=TABLE2_ROWS, seed=TABLE2_SEEDS),
+        rules.table2_time_learned.output,
+        rules.table2_time_paper_sizes.output,
+        PAPER_TABLES,
+    output:
+        csv="results/table2.csv",
+        markdown="reports/table2.md",
+        latex="reports/table2.tex",
+    log:
+        f"{RESULTS}/logs/table2_report.log",
+    shell:
+        "{ISS} report --table table2 > {log} 2>&1"
+
+
+rule table2_figures:
+    input:
+        rules.table2_report.output.csv,
+    output:
+        expand("reports/figures/rhn_tradeoff.{ext}", ext=["png", "pdf"]),
+    log:
+        f"{RESULTS}/logs/table2_figures.log",
+    shell:
+        "{ISS} figures --table table2 > {log} 2>&1"
