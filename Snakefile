@@ -18,10 +18,10 @@ validate(config, "workflow/schemas/config.schema.yaml")
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 PAPER_TABLES = "config/paper_tables.yaml"
-# Every job's `iss` re-reads the same configuration files plus the command line's --config overrides.
+# Every job's `iss` re-reads the same configuration: this file's configfile first, then what the
+# command line added (--configfile files and --config values, in Snakemake's order of precedence).
 ISS = " ".join(
-    ["iss"]
-    + [f"--config {f}" for f in workflow.configfiles]
+    ["iss", "--config config/config.yaml"]
     + [f"--overrides-json {shlex.quote(json.dumps(workflow.config_settings.overwrite_config))}"]
 )
 
