@@ -18,6 +18,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 PAPER_TABLES = "config/paper_tables.yaml"
+# Cluster resources per kind of job (config `resources`: mem_mb, runtime in minutes, gpu).
+JOB_RESOURCES = config["scales"][SCALE].get("resources", {})
 # Every job's `iss` re-reads the same configuration: this file's configfile first, then what the
 # command line added (--configfile files and --config values, in Snakemake's order of precedence).
 ISS = " ".join(
@@ -26,10 +28,21 @@ ISS = " ".join(
 )
 
 
+# Training runs are one folder per row and seed: results/<scale>/<table>/<row>/seed<N>/.
+wildcard_constraints:
+    seed="[0-9]+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/table1.smk"
 include: "workflow/rules/table2.smk"
+include: "workflow/rules/table3.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/report.smk"
+
+
+# `snakemake --report reports/snakemake_report.html`: the figures and tables marked report(...) in the rules.
+report: "workflow/report/workflow.rst"
 
 
 rule all:
@@ -40,5 +53,9 @@ rule all:
         rules.table1_figures.output,
         rules.table2_report.output,
         rules.table2_figures.output,
+        rules.table3_report.output,
+        rules.table3_figures.output,
         rules.compare.output,
         rules.compare_gate.output,
+        rules.sparsity_speed_figure.output,
+        rules.report.output,

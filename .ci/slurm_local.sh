@@ -44,7 +44,7 @@ DIR=${SLURM_CI_DIR:-/tmp/iss-slurm-ci}
 VENV=${VENV:-$REPO/.venv}
 TOTAL=${SLURM_CI_TIMEOUT:-1200}
 WORKFLOW_TIMEOUT=$(( TOTAL > 300 ? TOTAL - 300 : TOTAL / 2 ))
-TARGETS=${SLURM_CI_TARGETS:-results/smoke/table1/baseline/metrics.json results/smoke/table1/iss_a/metrics.json}
+TARGETS=${SLURM_CI_TARGETS:-results/smoke/table1/baseline/seed1234/metrics.json results/smoke/table1/iss_a/seed1234/metrics.json}
 PARTITION=ci
 PACKAGES=(munge slurmctld slurmd slurm-client)
 # The plugin versions this script was verified with; installed only if the venv lacks the plugin.

@@ -1,7 +1,9 @@
 """The one command-line tool every Snakemake rule calls: ``iss <command> ...``.
 
     iss check-config                          validate the configuration files
-    iss fetch-data ptb                        verified data files (mirror or download)
+    iss fetch-data ptb|squad|glove [--file N] verified data files (mirror or download; squad/glove: what
+                                              the scale's Table 3 needs)
+    iss prepare  --table table3               split (small scales), tokenise and encode SQuAD once
     iss train    --table table1 --row iss_a   train one row (resumes from its checkpoint)
     iss train    --table table2 --row lambda_0.005 --seed 1234
     iss evaluate --table table1 --row iss_a   shrink, check lossless, perplexity, cost
@@ -10,6 +12,11 @@
     iss figures  --table table1|table2        reports/figures/*.{png,pdf}
     iss compare  [--no-fail]                  reports/comparison.md, results/comparison.csv; exit 1
                                               when a check that applies at this scale fails
+    iss summary  [--pdf]                      reports/report.md and reports/report.tex: the page to open
+                                              first (tables, comparison, figures, provenance); --pdf
+                                              also compiles reports/report.pdf with pdflatex
+    iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
+                                              sparsity, timed) and reports/figures/speedup_vs_sparsity.*
 
 Common options: --config FILE (repeatable; later files override earlier ones), --scale
 (overrides the config's `scale`), --results DIR, --reports DIR, --threads N.
@@ -46,11 +53,11 @@ def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
 
 
 def _table_row(parser: argparse.ArgumentParser, row: bool = True) -> None:
-    parser.add_argument("--table", choices=["table1", "table2"], required=True)
+    parser.add_argument("--table", choices=["table1", "table2", "table3"], required=True)
     if row:
         parser.add_argument("--row", required=True)
         parser.add_argument("--seed", type=int, default=None,
-                            help="table2: which seed's run (default: the first of table2.seeds)")
+                            help="which seed's run (default: the first of the table's `seeds`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _common(commands.add_parser("check-config", help="validate the configuration and print the scale"))
     fetch = commands.add_parser("fetch-data", help="fetch and verify a data set")
-    fetch.add_argument("dataset", choices=["ptb"])
+    fetch.add_argument("dataset", choices=["ptb", "squad", "glove"])
+    fetch.add_argument("--file", action="append", default=None,
+                       help="squad/glove: only this file (repeatable; default: what the scale's Table 3 needs)")
     _common(fetch)
+    prepare = commands.add_parser("prepare", help="table3: split (small scales), tokenise and encode SQuAD")
+    _table_row(prepare, row=False)
+    _common(prepare)
     for name, text in (("train", "train one table row"), ("evaluate", "shrink and evaluate one trained row")):
         sub = commands.add_parser(name, help=text)
         _table_row(sub)
@@ -86,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--all-scales", action="store_true",
                          help="check each results line at its own scale instead of only the config's scale")
     _common(compare)
+    summary = commands.add_parser("summary", help="reports/report.md and report.tex: tables, comparison, "
+                                                  "figures and provenance on one page")
+    summary.add_argument("--pdf", action="store_true", help="also compile reports/report.pdf (needs pdflatex)")
+    summary.add_argument("--pdf-only", action="store_true",
+                         help="only compile the existing reports/report.tex to report.pdf")
+    _common(summary)
+    speed = commands.add_parser("sparsity-speed", help="time one LSTM layer's multiply, structured vs "
+                                                       "non-structured sparsity, and plot it")
+    speed.add_argument("--plot-only", action="store_true",
+                       help="only redraw the figure from results/<scale>/sparsity_speed.json")
+    speed.add_argument("--measure-only", action="store_true", help="only measure; draw no figure")
+    _common(speed)
     return parser
 
 
@@ -103,8 +127,12 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.command == "fetch-data":
         from iss.data import fetch, resolve_mirror
-        files = fetch(args.dataset, Path(config["data"]["dir"]) / args.dataset,
-                      mirror=resolve_mirror(config["data"].get("mirror")))
+        if args.dataset in ("squad", "glove"):
+            from iss.squad_prepare import fetch_table3_data
+            files = fetch_table3_data(config, args.dataset, args.file)
+        else:
+            files = fetch(args.dataset, Path(config["data"]["dir"]) / args.dataset,
+                          mirror=resolve_mirror(config["data"].get("mirror")))
         for path in files.values():
             print(f"verified {path}")
         return
@@ -121,14 +149,37 @@ def run(args: argparse.Namespace) -> None:
             raise ComparisonFailed(f"a reproduced number or claim is outside its tolerance (exit {status}); "
                                    f"see {args.reports / 'comparison.md'}")
         return
+    if args.command == "summary":
+        from iss import report
+        paths = [] if args.pdf_only else report.build(config, args.results, args.reports)
+        if args.pdf or args.pdf_only:
+            try:
+                paths.append(report.compile_pdf(args.reports / "report.tex"))
+            except report.LatexError as err:
+                raise ExperimentError(str(err)) from None
+        for path in paths:
+            print(f"wrote {path}")
+        return
+    if args.command == "sparsity-speed":
+        from iss import sparsity_speed
+        if not args.plot_only:
+            sparsity_speed.measure(config, args.results)
+        if not args.measure_only:
+            for path in sparsity_speed.write_figure(config, args.results, args.reports):
+                print(f"wrote {path}")
+        return
     if args.table == "table2":
         _run_table2(args, config)
         return
+    if args.table == "table3":
+        _run_table3(args, config)
+        return
     from iss import report_table1, table1
+    seed = args.seed if getattr(args, "seed", None) is not None else table1.seeds(config)[0]
     if args.command == "train":
-        table1.train_row(config, args.row, args.results, restart=args.restart)
+        table1.train_row(config, args.row, seed, args.results, restart=args.restart)
     elif args.command == "evaluate":
-        table1.evaluate_row(config, args.row, args.results)
+        table1.evaluate_row(config, args.row, seed, args.results)
     elif args.command == "time":
         (table1.time_learned if args.sizes == "learned" else table1.time_paper_sizes)(config, args.results)
     elif args.command == "report":
@@ -136,6 +187,27 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "figures":
         from iss.figures import write_table1_figures
         for path in write_table1_figures(args.results / config["scale"], args.reports):
+            print(f"wrote {path}")
+
+
+def _run_table3(args: argparse.Namespace, config: dict) -> None:
+    from iss import report_table3, table3
+    if args.command == "prepare":
+        from iss.squad_prepare import prepare
+        print(f"wrote {prepare(config, args.results)}")
+    elif args.command == "train":
+        table3.train_row(config, args.row, args.results, restart=args.restart)
+    elif args.command == "evaluate":
+        table3.evaluate_row(config, args.row, args.results)
+    elif args.command == "time":
+        (table3.time_learned if args.sizes == "learned" else table3.time_paper_sizes)(config, args.results)
+    elif args.command == "report":
+        report_table3.build(config, args.results, args.reports)
+    elif args.command == "figures":
+        from iss.figures_bidaf import write_bidaf_figures
+        from iss.table3_config import scale_dir, table3_rows
+        for path in write_bidaf_figures(scale_dir(args.results, config), table3_rows(config), args.reports,
+                                        config["scale"]):
             print(f"wrote {path}")
 
 

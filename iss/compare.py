@@ -95,7 +95,8 @@ EXTRA_METRICS = {
     "table1": ("keep_prob", "lambda", "mult_add_reduction_gemm", "fastest_path"),
     "table2": ("trained_width", "mult_add_reduction", "mult_add_reduction_gemm", "total_time_ms", "speedup",
                "fastest_path"),  # iss/table2.py's metrics.json and timing (its report step is not written yet)
-    "table3": (),
+    "table3": ("lambda", "speedup", "weights_exact", "em_before_shrink", "f1_before_shrink",
+               "shrink_max_abs_logprob_error", "iss_variant"),  # iss/report_table3.py
 }
 
 

@@ -92,6 +92,11 @@ def table2_rows(config: dict) -> list[str]:
     return ["baseline"] + [lambda_row(lam) for lam in sorted(lambdas)]
 
 
+def table_seeds(config: dict, table: str) -> list[int]:
+    """Seeds to train every row of ``table`` with (config `<table>.seeds`; default: the runtime seed).
+    Several seeds give mean +- sd in the reports."""
+    return list(scale_settings(config)[table].get("seeds") or [config["runtime"]["seed"]])
+
+
 def table2_seeds(config: dict) -> list[int]:
-    """Seeds to train every row with (default: the runtime seed)."""
-    return list(scale_settings(config)["table2"].get("seeds") or [config["runtime"]["seed"]])
+    return table_seeds(config, "table2")

@@ -21,6 +21,7 @@ from iss.train import save_atomic
 MODEL_CLASSES = {
     "LSTMLanguageModel": "iss.models.lstm_lm",
     "RHNLanguageModel": "iss.models.rhn",
+    "BiDAF": "iss.models.bidaf",
 }
 
 

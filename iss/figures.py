@@ -107,10 +107,20 @@ def _readable_log_ticks(low: float, high: float) -> list[float]:
     return [m * 10 ** e for e in decades for m in mantissas if low * 0.9 <= m * 10 ** e <= high * 1.1]
 
 
+def _mean_over_seeds(history: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+    """Per epoch: mean and sample sd over the seeds in ``history`` (sd 0 for one seed)."""
+    grouped = history.groupby("epoch")[column]
+    return grouped.mean(), grouped.std().fillna(0.0)
+
+
 def _plot_perplexity(axis, histories: dict[str, pd.DataFrame], labels: dict[str, str], colors: dict[str, str]) -> None:
     for row, history in histories.items():
-        axis.plot(history["epoch"], history["valid_perplexity"], marker="o", color=colors[row],
-                  label=labels.get(row, row))
+        mean, sd = _mean_over_seeds(history, "valid_perplexity")
+        seeds = history["seed"].nunique() if "seed" in history else 1
+        label = labels.get(row, row) + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else "")
+        axis.plot(mean.index, mean.values, marker="o", color=colors[row], label=label)
+        if seeds > 1:
+            axis.fill_between(mean.index, (mean - sd).values, (mean + sd).values, color=colors[row], alpha=0.2)
     values = pd.concat([h["valid_perplexity"] for h in histories.values()])
     if values.max() > LOG_SCALE_RATIO * values.min():
         _use_plain_log_axis(axis, values.min(), values.max())
@@ -127,7 +137,8 @@ def _plot_surviving_units(axis, histories: dict[str, pd.DataFrame], labels: dict
     linestyles = ["-", "--", ":", "-."]
     for row, history in iss_histories.items():
         for layer, column in enumerate(surviving_unit_columns(history)):
-            axis.plot(history["epoch"], history[column], marker="o", color=colors[row],
+            mean, _ = _mean_over_seeds(history, column)
+            axis.plot(mean.index, mean.values, marker="o", color=colors[row],
                       linestyle=linestyles[layer % len(linestyles)],
                       label=f"{labels.get(row, row)}, {_layer_label(column)}")
     if not iss_histories:
@@ -330,20 +341,35 @@ def _rows_present(table_dir: Path) -> list[str]:
     return present or list(ROWS)
 
 
+def _seed_dirs(row_dir: Path) -> list[Path]:
+    """results/<scale>/table1/<row>/seed<N> folders, by seed; [row/seed?] if there is none yet."""
+    found = sorted(row_dir.glob("seed*"), key=lambda path: int(path.name[4:]) if path.name[4:].isdigit() else -1)
+    return [path for path in found if path.is_dir()] or [row_dir / "seed?"]
+
+
+def _history_over_seeds(row_dir: Path) -> pd.DataFrame:
+    frames = []
+    for seed_dir in _seed_dirs(row_dir):
+        frame = pd.read_csv(_require(seed_dir / "history.csv", "table1_train"))
+        frames.append(frame.assign(seed=seed_dir.name[4:]))
+    return pd.concat(frames, ignore_index=True)
+
+
 def write_table1_figures(results_scale_dir: Path, reports_dir: Path) -> list[Path]:
-    """Training curves of every Table 1 row present and the sparsity of the first ISS row's weights,
-    from ``results/<scale>/table1``; written to ``reports_dir/figures``. Returns the paths written."""
+    """Training curves of every Table 1 row present (mean ± sd over seeds) and the sparsity of the
+    first ISS row's weights (first seed), from ``results/<scale>/table1``; written to
+    ``reports_dir/figures``. Returns the paths written."""
     results_scale_dir, figures_dir = Path(results_scale_dir), Path(reports_dir) / "figures"
     table_dir = results_scale_dir / TABLE
     scale = results_scale_dir.name
-    histories = {row: pd.read_csv(_require(table_dir / row / "history.csv", "table1_train"))
-                 for row in _rows_present(table_dir)}
-    model, _ = load_model(_require(table_dir / SPARSITY_ROW / "model.pt", "table1_train"), "cpu")
+    histories = {row: _history_over_seeds(table_dir / row) for row in _rows_present(table_dir)}
+    sparsity_dir = _seed_dirs(table_dir / SPARSITY_ROW)[0]
+    model, _ = load_model(_require(sparsity_dir / "model.pt", "table1_train"), "cpu")
     written = plot_training_curves(histories, ROW_LABELS, figures_dir / "table1_training_curves",
                                    f"Table 1 (PTB, {scale} scale): training")
     written += plot_lstm_sparsity(model, figures_dir / "table1_iss_sparsity",
                                   f"Table 1 (PTB, {scale} scale): weights of {ROW_LABELS[SPARSITY_ROW]} "
-                                  f"after training (masked model, before the shrink)")
+                                  f"({sparsity_dir.name}) after training (masked model, before the shrink)")
     return written
 
 
@@ -375,6 +401,7 @@ def plot_rhn_tradeoff(points: pd.DataFrame, paper_points: pd.DataFrame, scale: s
     for _, p in points.iterrows():
         absolute.annotate(f"λ={p['lambda']:g}", (p.width, p.perplexity), textcoords="offset points",
                           xytext=(4, 4), fontsize=8)
+    absolute.margins(x=0.1, y=0.1)  # room for the lambda labels
     absolute.set(xlabel="RHN width (ISS components left)", ylabel="validation perplexity",
                  title=f"This run ({scale} scale)")
     absolute.legend()

@@ -98,8 +98,13 @@ def provenance_issues(label: str, metrics: dict, config: dict, expected_settings
 
 
 def provenance_lines(issues: list[str]) -> list[str]:
-    """The report banner's provenance paragraph."""
+    """The report banner's provenance paragraph; files with the same finding are listed together."""
     if not issues:
         return ["Provenance: every results file matches this code, configuration, scale and seed."]
-    return ["Provenance check: " + "; ".join(issues) + ". Rerun those jobs (or `iss train --restart`) "
+    by_finding: dict[str, list[str]] = {}
+    for issue in issues:
+        label, _, finding = issue.partition(": ")
+        by_finding.setdefault(finding, []).append(label)
+    parts = [f"{', '.join(labels)}: {finding}" for finding, labels in by_finding.items()]
+    return ["Provenance check: " + "; ".join(parts) + ". Rerun those jobs (or `iss train --restart`) "
             "if the difference matters."]

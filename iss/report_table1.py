@@ -19,13 +19,14 @@ from iss.config import scale_settings
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.paper import load_paper_tables
 from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
-from iss.table1 import PAPER_VOCAB, ROWS, TABLE, paper_sizes, row_dir, row_settings
-from iss.tables import (format_pair, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, render_latex, render_markdown,
-                        write_text_atomic)
+from iss.table1 import PAPER_VOCAB, ROWS, TABLE, paper_sizes, row_dir, row_settings, seeds
+from iss.tables import (format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, render_latex,
+                        render_markdown, write_text_atomic)
 
 TIMING_NOTE = ("Times: the whole LM (embedding, LSTMs, decoder, log-softmax) at batch 10 x 30 steps; baseline and "
                "compact models interleaved in one process, median of all calls, each model on its fastest path "
-               "(threads x kernel). Timings are not deterministic; at the smoke scale the models are so small "
+               "(threads x kernel). Timings are not deterministic (perplexities, ISS sizes and weight counts are: CPU, "
+               "fixed seed); at the smoke scale the models are so small "
                "that speedups of this run are within noise, while the paper-size latencies are meaningful at "
                "every scale.")
 ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS", "iss_b": "ISS", "direct": "direct design"}
@@ -41,26 +42,29 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     records = []
 
-    def add(setting, row, metric, value, paper_column=None):
+    def add(setting, row, metric, value, paper_column=None, seed=None):
         cell = paper.cell(TABLE, row, paper_column) if paper_column else None
-        records.append(dict(setting=setting, row=row, metric=metric, reproduced=value,
+        records.append(dict(setting=setting, row=row, seed=seed, metric=metric, reproduced=value,
                             paper=cell.value if cell else None, paper_printed=cell.printed if cell else None,
                             paper_source=cell.source if cell else None, paper_column=paper_column))
 
     learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    all_seeds = seeds(config)
     for row in ROWS:
-        m = read_json(row_dir(results, config, row) / "metrics.json")
-        add("this_run", row, "keep_prob", m["keep_prob"], "keep")
-        add("this_run", row, "lambda", m["lambda"])
-        add("this_run", row, "perplexity_valid", m["perplexity_valid"], "perplexity_valid")
-        add("this_run", row, "perplexity_test", m["perplexity_test"], "perplexity_test")
-        add("this_run", row, "iss_1st", m["iss_sizes"][0], "iss_1st")
-        add("this_run", row, "iss_2nd", m["iss_sizes"][1], "iss_2nd")
-        add("this_run", row, "weights", m["weights"], "weights")
-        add("this_run", row, "mult_add_reduction", m["mult_add_reduction"], "mult_add_reduction")
-        add("this_run", row, "mult_add_reduction_gemm", m["mult_add_reduction_gemm"])
-        add("this_run", row, "total_time_ms", learned["speedups"][row]["median_ms"], "total_time_ms")
-        add("this_run", row, "speedup", learned["speedups"][row]["speedup"], "speedup")
+        for seed in all_seeds:
+            m = read_json(row_dir(results, config, row, seed) / "metrics.json")
+            add("this_run", row, "keep_prob", m["keep_prob"], "keep", seed)
+            add("this_run", row, "lambda", m["lambda"], None, seed)
+            add("this_run", row, "perplexity_valid", m["perplexity_valid"], "perplexity_valid", seed)
+            add("this_run", row, "perplexity_test", m["perplexity_test"], "perplexity_test", seed)
+            add("this_run", row, "iss_1st", m["iss_sizes"][0], "iss_1st", seed)
+            add("this_run", row, "iss_2nd", m["iss_sizes"][1], "iss_2nd", seed)
+            add("this_run", row, "weights", m["weights"], "weights", seed)
+            add("this_run", row, "mult_add_reduction", m["mult_add_reduction"], "mult_add_reduction", seed)
+            add("this_run", row, "mult_add_reduction_gemm", m["mult_add_reduction_gemm"], None, seed)
+            if seed == all_seeds[0]:  # latency: the first seed's compact models
+                add("this_run", row, "total_time_ms", learned["speedups"][row]["median_ms"], "total_time_ms", seed)
+                add("this_run", row, "speedup", learned["speedups"][row]["speedup"], "speedup", seed)
 
     timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
     sizes = paper_sizes()
@@ -82,29 +86,41 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
     return frame
 
 
-def _value(frame: pd.DataFrame, setting: str, row: str, metric: str):
+def _values(frame: pd.DataFrame, setting: str, row: str, metric: str) -> list:
+    """One value per seed (paper-size lines have one)."""
     hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)]
-    return hit.reproduced.iloc[0]
+    return list(hit.reproduced)
+
+
+def _value(frame: pd.DataFrame, setting: str, row: str, metric: str):
+    return _values(frame, setting, row, metric)[0]
+
+
+def _sizes(values: list) -> str:
+    """ISS sizes: whole numbers for one seed, mean ± sd over several."""
+    return str(int(values[0])) if len(values) == 1 else fmt_mean_sd(values, 1)
 
 
 def this_run_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
     lines = []
     for row in ROWS:
         v = lambda metric: _value(frame, "this_run", row, metric)  # noqa: E731
+        vs = lambda metric: _values(frame, "this_run", row, metric)  # noqa: E731
         p = lambda column: _paper(paper, row, column)  # noqa: E731
         lines.append({
             "Method": ROW_LABELS[row],
             "Dropout keep ratio": format_pair(fmt_fixed(v("keep_prob")), p("keep")),
             "λ": f"{v('lambda'):g}",
             "Perplexity (validate, test)": format_pair(
-                f"({fmt_fixed(v('perplexity_valid'))}, {fmt_fixed(v('perplexity_test'))})",
+                f"({fmt_mean_sd(vs('perplexity_valid'))}, {fmt_mean_sd(vs('perplexity_test'))})",
                 f"{p('perplexity_valid')}, {p('perplexity_test')}"),
-            "ISS # in (1st, 2nd) LSTM": format_pair(f"({v('iss_1st')}, {v('iss_2nd')})",
+            "ISS # in (1st, 2nd) LSTM": format_pair(f"({_sizes(vs('iss_1st'))}, {_sizes(vs('iss_2nd'))})",
                                                     f"{p('iss_1st')}, {p('iss_2nd')}"),
-            "Weight #": format_pair(fmt_millions(v("weights"), 2), p("weights")),
+            "Weight #": format_pair(fmt_millions(sum(vs("weights")) / len(vs("weights")), 2), p("weights")),
             "Total time*": format_pair(fmt_ms(v("total_time_ms")), p("total_time_ms")),
             "Speedup": format_pair(fmt_ratio(v("speedup")), p("speedup")),
-            "Mult-add reduction†": format_pair(fmt_ratio(v("mult_add_reduction")), p("mult_add_reduction")),
+            "Mult-add reduction†": format_pair(fmt_ratio(sum(vs("mult_add_reduction")) / len(vs("mult_add_reduction"))),
+                                               p("mult_add_reduction")),
         })
     return pd.DataFrame(lines)
 
@@ -130,20 +146,21 @@ def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
 
 def banner(config: dict, results: Path) -> list[str]:
     timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
-    metrics = read_json(row_dir(results, config, "iss_a") / "metrics.json")
+    all_seeds = seeds(config)
+    metrics = read_json(row_dir(results, config, "iss_a", all_seeds[0]) / "metrics.json")
     trained = metrics.get("training_provenance") or metrics["provenance"]
     settings = scale_settings(config)
     current = git_sha()
-    issues = [issue for row in ROWS for issue in provenance_issues(
-        f"table1/{row}", read_json(row_dir(results, config, row) / "metrics.json"), config,
-        row_settings(config, row), config["runtime"]["seed"], current)]
+    issues = [issue for row in ROWS for seed in all_seeds for issue in provenance_issues(
+        f"table1/{row}/seed{seed}", read_json(row_dir(results, config, row, seed) / "metrics.json"), config,
+        row_settings(config, row), seed, current)]
     return [
         f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, "
         f"token limits {settings['ptb']['max_tokens'] or 'none'}, hidden {settings[TABLE]['hidden_size']}, "
         f"{settings[TABLE]['epochs']} epochs). Trained on {trained['device']} with {trained['threads']} threads; "
         f"latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']}), "
         f"threads tried {sorted({c['threads'] for c in timed['candidates'].values()})}, fastest path per model.",
-        f"Trained at git {trained['git_sha']}, config {trained['config_hash']}, seed {trained['seed']}, "
+        f"Trained at git {trained['git_sha']}, config {trained['config_hash']}, seeds {', '.join(map(str, all_seeds))}, "
         f"torch {trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.",
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
         "Perplexity is exactly comparable only at the paper scale.",

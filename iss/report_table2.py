@@ -115,7 +115,7 @@ def paper_sizes_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
         v = lambda metric: _values(frame, "paper_sizes", row, metric)[0]  # noqa: E731
         lines.append({
             "Row": row.replace("lambda_", "λ = "),
-            "RHN width": v("width"),
+            "RHN width": int(v("width")),
             "Parameter #": format_pair(fmt_millions(v("parameters")), _printed(frame, row, "parameters", "paper_sizes")),
             "Mult-add reduction": fmt_ratio(v("mult_add_reduction")),
             "Total time": fmt_ms(v("total_time_ms")),

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from iss import cost
-from iss.config import scale_settings
+from iss.config import scale_settings, table_seeds
 from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model, shrink_checked,
                             time_models)
 from iss.models.lstm_lm import LSTMLanguageModel
@@ -27,8 +27,12 @@ ROWS = ("baseline", "iss_a", "iss_b", "direct")
 TABLE = "table1"
 
 
-def row_dir(results: Path, config: dict, row: str) -> Path:
-    return Path(results) / config["scale"] / TABLE / row
+def row_dir(results: Path, config: dict, row: str, seed: int) -> Path:
+    return Path(results) / config["scale"] / TABLE / row / f"seed{seed}"
+
+
+def seeds(config: dict) -> list[int]:
+    return table_seeds(config, TABLE)
 
 
 def row_settings(config: dict, row: str) -> dict:
@@ -38,15 +42,16 @@ def row_settings(config: dict, row: str) -> dict:
     return rows[row]
 
 
-def row_hidden_sizes(config: dict, row: str, results: Path) -> list[int]:
-    """Explicit sizes, the sizes ISS learned in another row (direct design), or the default."""
+def row_hidden_sizes(config: dict, row: str, results: Path, seed: int) -> list[int]:
+    """Explicit sizes, the sizes ISS learned in another row with the same seed (direct design), or
+    the default."""
     settings = row_settings(config, row)
     if "hidden" in settings:
         return list(settings["hidden"])
     if settings.get("hidden_from") == "paper":  # the sizes the paper's ISS learned (first ISS row)
         return paper_sizes()["iss_a"]
     if "hidden_from" in settings:
-        source = row_dir(results, config, settings["hidden_from"]) / "metrics.json"
+        source = row_dir(results, config, settings["hidden_from"], seed) / "metrics.json"
         return list(read_json(source)["iss_sizes"])
     table = scale_settings(config)[TABLE]
     return [table["hidden_size"], table["hidden_size"]]
@@ -58,37 +63,37 @@ def build_model(config: dict, row: str, vocab_size: int, hidden: list[int]) -> L
                              keep_prob=row_settings(config, row)["keep_prob"], init_scale=table["init_scale"])
 
 
-def train_config(config: dict, row: str) -> TrainConfig:
+def train_config(config: dict, row: str, seed: int) -> TrainConfig:
     table = scale_settings(config)[TABLE]
     settings = row_settings(config, row)
     return TrainConfig(epochs=table["epochs"], batch_size=table["batch_size"], num_steps=table["num_steps"],
                        schedule=Schedule(**settings["schedule"]), lam=settings["lambda"],
                        zero_threshold=settings["zero_threshold"], clip_norm=table["clip_norm"],
                        eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
-                       seed=config["runtime"]["seed"],
+                       seed=seed,
                        checkpoint_seconds=config["runtime"].get("checkpoint_seconds", 600.0),
                        autocast_bf16=config["runtime"].get("precision") == "bf16-autocast")
 
 
-def train_row(config: dict, row: str, results: Path, restart: bool = False) -> Path:
-    out = row_dir(results, config, row)
+def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = False) -> Path:
+    out = row_dir(results, config, row, seed)
     device = pick_device(config["runtime"]["device"])
     corpus = load_corpus(config)
-    hidden = row_hidden_sizes(config, row, results)
-    seed_everything(config["runtime"]["seed"])  # the initial weights depend on the seed only
+    hidden = row_hidden_sizes(config, row, results, seed)
+    seed_everything(seed)  # the initial weights depend on the seed only
     model = build_model(config, row, len(corpus.vocab), hidden)
-    print(f"[iss] table1/{row}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
+    print(f"[iss] table1/{row} seed {seed}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
           f"{cost.weight_count(model):,} weights", flush=True)
-    result = train(model, corpus, train_config(config, row), out, device, restart=restart)
+    result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
     history = result["history"]
     write_text_atomic(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
-    save_model(model, out / "model.pt", provenance(config, device), row_settings(config, row))
+    save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
     return out / "model.pt"
 
 
-def evaluate_row(config: dict, row: str, results: Path) -> dict:
+def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     """Shrink the trained model, check the shrink is lossless, measure perplexity and cost."""
-    out = row_dir(results, config, row)
+    out = row_dir(results, config, row, seed)
     device = pick_device(config["runtime"]["device"])
     table = scale_settings(config)[TABLE]
     corpus = load_corpus(config)
@@ -103,16 +108,16 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     sizes = iss_sizes(removed)
     test = table["test"]
     metrics = dict(
-        table=TABLE, row=row, keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
+        table=TABLE, row=row, seed=seed, keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
         trained_sizes=trained.hidden_sizes, iss_sizes=sizes,
         perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
         **cost.cost_summary(compact, baseline_geometry),
-        provenance=provenance(config, device), training_provenance=saved["provenance"], settings=settings)
+        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=settings)
     save_model(compact, out / "compact.pt", saved["provenance"], settings)
     write_json_atomic(out / "metrics.json", metrics)
-    print(f"[iss] table1/{row}: ISS sizes {sizes}, perplexity (valid, test) = "
+    print(f"[iss] table1/{row} seed {seed}: ISS sizes {sizes}, perplexity (valid, test) = "
           f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
           f"weights {metrics['weights']:,}, mult-add reduction {metrics['mult_add_reduction']:.2f}x", flush=True)
     return metrics
@@ -132,8 +137,10 @@ def paper_sizes() -> dict[str, list[int]]:
 
 
 def time_learned(config: dict, results: Path) -> dict:
-    """Compact models of this run, baseline vs each row, on the CPU (latency as in the paper)."""
-    models = {row: load_model(row_dir(results, config, row) / "compact.pt", torch.device("cpu"))[0] for row in ROWS}
+    """Compact models of this run (first seed), baseline vs each row, on the CPU (latency as in the paper)."""
+    seed = seeds(config)[0]
+    models = {row: load_model(row_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
+              for row in ROWS}
     vocab = models["baseline"].vocab_size
     report = time_models(config, models, vocab)
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)

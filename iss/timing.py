@@ -166,7 +166,7 @@ def print_training_overhead(summary: dict[str, dict], title: str) -> None:
     base = summary["plain step"]["median_ms"]
     print(f"\n{title}")
     for name, s in summary.items():
-        print(f"  {name:28s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base:+.1%} of a plain step, {s['calls']} calls)")
+        print(f"  {name:28s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base - 1:+.1%} vs a plain step, {s['calls']} calls)")
     alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
     print(f"  overhead from the isolated operations: penalty {alone[0] / base:+.1%}, "
           f"penalty + threshold {sum(alone) / base:+.1%}")

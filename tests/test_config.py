@@ -83,10 +83,25 @@ def test_paper_scale_dag_and_geometry_without_training():
     done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "results/paper/table1/direct/model.pt" in done.stdout + done.stderr
+    assert "results/paper/table1/direct/seed1234/model.pt" in done.stdout + done.stderr
     config = load_config(overrides={"scale": "paper"})
-    hidden = table1.row_hidden_sizes(config, "direct", Path("unused"))
+    hidden = table1.row_hidden_sizes(config, "direct", Path("unused"), 1234)
     assert hidden == [373, 315]  # read from the paper file
     model = cost.build_on_meta(table1.build_model, config, "baseline", table1.PAPER_VOCAB, [1500, 1500])
     assert cost.weight_count(model) == 66_022_000
-    assert table1.train_config(config, "iss_a").schedule.lr_at(18) == pytest.approx(0.1)
+    assert table1.train_config(config, "iss_a", 1234).schedule.lr_at(18) == pytest.approx(0.1)
+
+
+def test_training_jobs_ask_a_cluster_for_a_gpu_only_at_paper_scale():
+    env_bin = Path(sys.executable).parent
+    outputs = {}
+    for scale in ("smoke", "paper"):
+        done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "table1_report", "table2_report",
+                               "--config", f"scale={scale}"], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs[scale] = done.stdout + done.stderr
+    train_resources = lambda text: [block.split("resources:")[1].split("\n")[0]  # noqa: E731
+                                    for block in text.split("rule ")[1:] if block.startswith(("table1_train", "table2_train"))]
+    assert len(train_resources(outputs["paper"])) == 9
+    assert all("gpu=1" in line and "runtime=4320" in line for line in train_resources(outputs["paper"]))
+    assert all("gpu=0" in line for line in train_resources(outputs["smoke"]))

@@ -84,7 +84,7 @@ def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
     ppl = run[run.metric == "perplexity_valid"].groupby("row").reproduced.mean().astype(float)
     lambdas = run[run.metric == "lambda"].groupby("row").reproduced.first().astype(float).sort_values()
     widths = [width[row] for row in lambdas.index]
-    assert lambdas.iloc[0] == 0.0 and widths[0] == 64  # the baseline keeps its width
+    assert lambdas.iloc[0] == 0.0 and widths[0] == 128  # the baseline keeps its width
     assert all(later <= earlier for earlier, later in zip(widths, widths[1:])), dict(zip(lambdas.index, widths))
     assert widths[-1] < widths[1] < widths[0]
     smallest = lambdas.index[1]
@@ -96,6 +96,33 @@ def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
     for ext in ("png", "pdf"):
         assert (smoke_run / "reports" / "figures" / f"rhn_tradeoff.{ext}").stat().st_size > 1000
     assert "\\toprule" in (smoke_run / "reports" / "table2.tex").read_text()
+
+
+def test_comparison_gate_passed(smoke_run):
+    """Every cell and claim that applies at the smoke scale holds (the gate rule ran and passed)."""
+    assert (smoke_run / "results" / "smoke" / "comparison.passed").exists()
+    comparison = pd.read_csv(smoke_run / "results" / "comparison.csv", keep_default_na=False)
+    assert not comparison[comparison.status.isin(["fail", "error"])].shape[0], comparison[
+        comparison.status.isin(["fail", "error"])].to_string()
+    assert (comparison.status == "pass").sum() >= 10
+    claims = comparison[comparison.kind == "claim"].set_index("id").status
+    assert claims["rhn_width_falls_with_lambda"] == "pass" and claims["iss_keeps_perplexity"] == "pass"
+
+
+def test_one_page_report_and_html_report(smoke_run):
+    md = (smoke_run / "reports" / "report.md").read_text()
+    assert "Configured scale: **smoke**" in md and "## Comparison with the paper" in md
+    assert "figures/speedup_vs_sparsity.png" in md and "figures/rhn_tradeoff.png" in md
+    assert "`smoke/table1/baseline/seed1234/metrics.json`" in md and "`smoke/sparsity_speed.json`" in md
+    assert "\\begin{document}" in (smoke_run / "reports" / "report.tex").read_text()
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(["snakemake", "--report", "reports/snakemake_report.html", "--cores", "1"],
+                          cwd=smoke_run, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = (smoke_run / "reports" / "snakemake_report.html").read_text()
+    for item in ("table1_training_curves.png", "rhn_tradeoff.png", "speedup_vs_sparsity.png", "report.md",
+                 "comparison.md"):
+        assert item in html
 
 
 def test_rerun_is_a_no_op(smoke_run):

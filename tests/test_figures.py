@@ -97,16 +97,17 @@ def test_downsampling_keeps_each_side_within_the_limit():
     assert downsample_strides((14, 24), 600) == (1, 1)
 
 
-def write_row(table_dir, row: str, frame: pd.DataFrame) -> None:
-    (table_dir / row).mkdir(parents=True, exist_ok=True)
-    frame.to_csv(table_dir / row / "history.csv", index=False)
+def write_row(table_dir, row: str, frame: pd.DataFrame, seed: int = 1234) -> None:
+    (table_dir / row / f"seed{seed}").mkdir(parents=True, exist_ok=True)
+    frame.to_csv(table_dir / row / f"seed{seed}" / "history.csv", index=False)
 
 
 def test_table1_figures_from_a_results_folder(tmp_path, histories, model):
     table_dir = tmp_path / "results" / "smoke" / "table1"
     for row, frame in histories.items():
         write_row(table_dir, row, frame)
-    save_model(model, table_dir / "iss_a" / "model.pt")
+        write_row(table_dir, row, frame.assign(valid_perplexity=frame.valid_perplexity * 1.05), seed=7)
+    save_model(model, table_dir / "iss_a" / "seed7" / "model.pt")  # the first seed's model is drawn
     reports = tmp_path / "reports"
     paths = write_table1_figures(tmp_path / "results" / "smoke", reports)
     assert sorted(p.name for p in paths) == ["table1_iss_sparsity.pdf", "table1_iss_sparsity.png",
@@ -117,15 +118,15 @@ def test_table1_figures_from_a_results_folder(tmp_path, histories, model):
 def test_missing_history_names_the_file_and_the_rule(tmp_path, histories, model):
     table_dir = tmp_path / "table1"
     write_row(table_dir, "iss_a", histories["iss_a"])
-    save_model(model, table_dir / "iss_a" / "model.pt")
-    (table_dir / "baseline").mkdir()  # the row was started but has no history yet
+    save_model(model, table_dir / "iss_a" / "seed1234" / "model.pt")
+    (table_dir / "baseline" / "seed1234").mkdir(parents=True)  # the row was started but has no history yet
     with pytest.raises(FileNotFoundError, match="table1_train") as error:
         write_table1_figures(tmp_path, tmp_path / "reports")
-    assert str(table_dir / "baseline" / "history.csv") in str(error.value)
+    assert str(table_dir / "baseline" / "seed1234" / "history.csv") in str(error.value)
 
 
 def test_missing_model_names_the_file(tmp_path, histories):
     write_row(tmp_path / "table1", "iss_a", histories["iss_a"])
     with pytest.raises(FileNotFoundError) as error:
         write_table1_figures(tmp_path, tmp_path / "reports")
-    assert str(tmp_path / "table1" / "iss_a" / "model.pt") in str(error.value)
+    assert str(tmp_path / "table1" / "iss_a" / "seed1234" / "model.pt") in str(error.value)

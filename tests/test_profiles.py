@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "workflow" / "profiles"
 # What .ci/slurm_local.sh runs through SLURM, with the flags it adds for its cluster without slurmdbd.
-CI_TARGETS = ["results/smoke/table1/baseline/metrics.json", "results/smoke/table1/iss_a/metrics.json"]
+CI_TARGETS = ["results/smoke/table1/baseline/seed1234/metrics.json", "results/smoke/table1/iss_a/seed1234/metrics.json"]
 CI_FLAGS = ["--configfile", "config/ci_slurm.yaml", "--jobs", "2", "--latency-wait", "10",
             "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
             "--slurm-keep-successful-logs"]

@@ -30,3 +30,9 @@ def test_each_kind_of_mismatch_is_named():
     assert "no provenance" in provenance_issues("t/r", {}, config, SETTINGS)[0]
     line = provenance_lines(["t/r: made at scale 'paper', this report is 'smoke'"])[0]
     assert line.startswith("Provenance check: t/r") and "--restart" in line
+
+
+def test_the_same_finding_is_listed_once_for_all_its_files():
+    line = provenance_lines(["t/a: trained by code x, this report by y", "t/b: trained by code x, this report by y",
+                             "t/c: made at scale 'mid', this report is 'smoke'"])[0]
+    assert "t/a, t/b: trained by code x" in line and "t/c: made at scale" in line

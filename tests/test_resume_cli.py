@@ -42,21 +42,21 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     assert straight.wait(timeout=600) == 0, straight.stdout.read()
 
     killed = iss_train(tmp_path / "killed", data)
-    checkpoint = tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "checkpoint.pt"
+    checkpoint = tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "seed1234" / "checkpoint.pt"
     deadline = time.time() + 600
     while not checkpoint.exists() and time.time() < deadline and killed.poll() is None:
         time.sleep(0.05)
     assert checkpoint.exists(), "no checkpoint was written"
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=60)
-    assert not (tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "model.pt").exists()
+    assert not (tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "seed1234" / "model.pt").exists()
 
     resumed = iss_train(tmp_path / "killed", data)
     output = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, output
     assert "resuming" in output and "window" in output, output  # resumed inside an epoch
-    a = weights(tmp_path / "straight" / "smoke" / "table1" / "iss_a" / "model.pt")
-    b = weights(tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "model.pt")
+    a = weights(tmp_path / "straight" / "smoke" / "table1" / "iss_a" / "seed1234" / "model.pt")
+    b = weights(tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "seed1234" / "model.pt")
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
@@ -66,6 +66,6 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     for run in ("straight", "killed"):
         evaluation = iss_train(tmp_path / run, data, command="evaluate")
         assert evaluation.wait(timeout=600) == 0, evaluation.stdout.read()
-        saved = json.loads((tmp_path / run / "smoke" / "table1" / "iss_a" / "metrics.json").read_text())
+        saved = json.loads((tmp_path / run / "smoke" / "table1" / "iss_a" / "seed1234" / "metrics.json").read_text())
         metrics.append((saved["perplexity_valid"], saved["perplexity_test"], saved["iss_sizes"]))
     assert metrics[0] == metrics[1]

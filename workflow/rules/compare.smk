@@ -8,10 +8,12 @@ rule compare:
     input:
         rules.table1_report.output.csv,
         rules.table2_report.output.csv,
+        rules.table3_report.output.csv,
         PAPER_TABLES,
         CLAIMS,
     output:
-        markdown="reports/comparison.md",
+        markdown=report("reports/comparison.md", category="Comparison with the paper",
+                        caption="../report/comparison.rst"),
         csv="results/comparison.csv",
     log:
         f"{RESULTS}/logs/compare.log",

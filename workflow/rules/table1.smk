@@ -1,12 +1,17 @@
-# Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design).
+# Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design); each
+# row once per seed in config `table1.seeds` (default: the runtime seed).
+from iss.config import table_seeds
+
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
+TABLE1_SEEDS = table_seeds(config, "table1")
+TABLE1_RUN = f"{RESULTS}/table1/{{row}}/seed{{seed}}"
 
 
 def row_settings(wildcards):
     """Everything in the config that decides one row's result: a change reruns that row."""
     settings = config["scales"][SCALE]
-    table = {k: v for k, v in settings["table1"].items() if k != "rows"}
+    table = {k: v for k, v in settings["table1"].items() if k not in ("rows", "seeds")}
     runtime = (config["runtime"]["seed"], config["runtime"].get("precision"))
     return repr((settings["ptb"], table, settings["table1"]["rows"][wildcards.row], runtime))
 
@@ -16,7 +21,7 @@ def sizes_source(wildcards):
     source = config["scales"][SCALE]["table1"]["rows"][wildcards.row].get("hidden_from")
     if source is None:
         return []
-    return [PAPER_TABLES] if source == "paper" else [f"{RESULTS}/table1/{source}/metrics.json"]
+    return [PAPER_TABLES] if source == "paper" else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/metrics.json"]
 
 
 rule table1_train:
@@ -24,17 +29,17 @@ rule table1_train:
         PTB,
         sizes_source,
     output:
-        model=f"{RESULTS}/table1/{{row}}/model.pt",
-        history=f"{RESULTS}/table1/{{row}}/history.csv",
+        model=f"{TABLE1_RUN}/model.pt",
+        history=f"{TABLE1_RUN}/history.csv",
     params:
         settings=row_settings,
     log:
-        f"{RESULTS}/logs/table1_train_{{row}}.log",
+        f"{RESULTS}/logs/table1_train_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
     resources:
-        mem_mb=4000,
+        **JOB_RESOURCES.get("train", {}),
     shell:
-        "{ISS} train --table table1 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+        "{ISS} train --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 rule table1_evaluate:
@@ -42,21 +47,23 @@ rule table1_evaluate:
         PTB,
         model=rules.table1_train.output.model,
     output:
-        metrics=f"{RESULTS}/table1/{{row}}/metrics.json",
-        compact=f"{RESULTS}/table1/{{row}}/compact.pt",
+        metrics=f"{TABLE1_RUN}/metrics.json",
+        compact=f"{TABLE1_RUN}/compact.pt",
     params:
         settings=row_settings,
     log:
-        f"{RESULTS}/logs/table1_evaluate_{{row}}.log",
+        f"{RESULTS}/logs/table1_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
+    resources:
+        **JOB_RESOURCES.get("evaluate", {}),
     shell:
-        "{ISS} evaluate --table table1 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+        "{ISS} evaluate --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 # Latency is measured with the machine to itself: every core, one job at a time.
 rule table1_time_learned:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/compact.pt", row=TABLE1_ROWS),
+        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/compact.pt", row=TABLE1_ROWS),
     output:
         f"{RESULTS}/table1/timing_learned.json",
     params:
@@ -64,6 +71,8 @@ rule table1_time_learned:
     log:
         f"{RESULTS}/logs/table1_time_learned.log",
     threads: workflow.cores
+    resources:
+        **JOB_RESOURCES.get("timing", {}),
     shell:
         "{ISS} time --table table1 --sizes learned > {log} 2>&1"
 
@@ -78,19 +87,21 @@ rule table1_time_paper_sizes:
     log:
         f"{RESULTS}/logs/table1_time_paper_sizes.log",
     threads: workflow.cores
+    resources:
+        **JOB_RESOURCES.get("timing", {}),
     shell:
         "{ISS} time --table table1 --sizes paper > {log} 2>&1"
 
 
 rule table1_report:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/metrics.json", row=TABLE1_ROWS),
+        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
         rules.table1_time_learned.output,
         rules.table1_time_paper_sizes.output,
         PAPER_TABLES,
     output:
         csv="results/table1.csv",
-        markdown="reports/table1.md",
+        markdown=report("reports/table1.md", category="Tables", caption="../report/table1.rst"),
         latex="reports/table1.tex",
     log:
         f"{RESULTS}/logs/table1_report.log",
@@ -100,10 +111,12 @@ rule table1_report:
 
 rule table1_figures:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/history.csv", row=TABLE1_ROWS),
-        f"{RESULTS}/table1/iss_a/model.pt",
+        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/history.csv", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
+        f"{RESULTS}/table1/iss_a/seed{TABLE1_SEEDS[0]}/model.pt",
     output:
-        expand("reports/figures/table1_{name}.{ext}", name=["training_curves", "iss_sparsity"], ext=["png", "pdf"]),
+        [report(f"reports/figures/table1_{name}.png", category="Figures", caption=f"../report/table1_{name}.rst")
+         for name in ["training_curves", "iss_sparsity"]],
+        expand("reports/figures/table1_{name}.pdf", name=["training_curves", "iss_sparsity"]),
     log:
         f"{RESULTS}/logs/table1_figures.log",
     shell:

@@ -7,9 +7,6 @@ TABLE2_SEEDS = table2_seeds(config)
 TABLE2_RUN = f"{RESULTS}/table2/{{row}}/seed{{seed}}"
 
 
-wildcard_constraints:
-    seed="[0-9]+",
-
 
 def table2_settings(wildcards):
     """Everything in the config that decides one row's result: a change reruns that row."""
@@ -29,7 +26,7 @@ rule table2_train:
         f"{RESULTS}/logs/table2_train_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
     resources:
-        mem_mb=4000,
+        **JOB_RESOURCES.get("train", {}),
     shell:
         "{ISS} train --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
@@ -46,6 +43,8 @@ rule table2_evaluate:
     log:
         f"{RESULTS}/logs/table2_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
+    resources:
+        **JOB_RESOURCES.get("evaluate", {}),
     shell:
         "{ISS} evaluate --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
@@ -61,6 +60,8 @@ rule table2_time_learned:
     log:
         f"{RESULTS}/logs/table2_time_learned.log",
     threads: workflow.cores
+    resources:
+        **JOB_RESOURCES.get("timing", {}),
     shell:
         "{ISS} time --table table2 --sizes learned > {log} 2>&1"
 
@@ -75,6 +76,8 @@ rule table2_time_paper_sizes:
     log:
         f"{RESULTS}/logs/table2_time_paper_sizes.log",
     threads: workflow.cores
+    resources:
+        **JOB_RESOURCES.get("timing", {}),
     shell:
         "{ISS} time --table table2 --sizes paper > {log} 2>&1"
 
@@ -87,7 +90,7 @@ rule table2_report:
         PAPER_TABLES,
     output:
         csv="results/table2.csv",
-        markdown="reports/table2.md",
+        markdown=report("reports/table2.md", category="Tables", caption="../report/table2.rst"),
         latex="reports/table2.tex",
     log:
         f"{RESULTS}/logs/table2_report.log",
@@ -99,7 +102,8 @@ rule table2_figures:
     input:
         rules.table2_report.output.csv,
     output:
-        expand("reports/figures/rhn_tradeoff.{ext}", ext=["png", "pdf"]),
+        report("reports/figures/rhn_tradeoff.png", category="Figures", caption="../report/rhn_tradeoff.rst"),
+        "reports/figures/rhn_tradeoff.pdf",
     log:
         f"{RESULTS}/logs/table2_figures.log",
     shell:

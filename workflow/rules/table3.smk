@@ -1,0 +1,183 @@
+# Table 3: BiDAF on SQuAD v1.1, ISS on the modeling and output LSTMs. Rows: baseline, then iss_1,
+# iss_2, ... (one per lambda in config `table3.lambdas`, by increasing lambda), each fine-tuned from
+# the baseline's EMA weights. Data: at smoke/mid an article-level split of SQuAD dev (the train set is
+# not available offline), at paper train-v1.1 and dev-v1.1 as published.
+from iss.table3_config import data_files, glove_name, table3_rows, uses_dev_split
+
+TABLE3 = config["scales"][SCALE]["table3"]
+TABLE3_ROWS = table3_rows(config)
+TABLE3_DIR = f"{RESULTS}/table3"
+TABLE3_DATA = f"{TABLE3_DIR}/data"
+TABLE3_FILES = data_files(config)
+DATA_DIR = config["data"]["dir"]
+
+
+wildcard_constraints:
+    glove_dim="[0-9]+",
+
+
+rule fetch_squad_dev:
+    output:
+        f"{DATA_DIR}/squad/dev-v1.1.json",
+    log:
+        f"{RESULTS}/logs/fetch_squad_dev.log",
+    shell:
+        "{ISS} fetch-data squad --file dev-v1.1.json > {log} 2>&1"
+
+
+# Not in the sha256 registry: from table3.data.train_file or the mirror, md5-checked (paper scale).
+rule fetch_squad_train:
+    output:
+        f"{DATA_DIR}/squad/train-v1.1.json",
+    log:
+        f"{RESULTS}/logs/fetch_squad_train.log",
+    shell:
+        "{ISS} fetch-data squad --file train-v1.1.json > {log} 2>&1 || (cat {log}; exit 1)"
+
+
+rule fetch_glove:
+    output:
+        f"{DATA_DIR}/glove/glove.6B.{{glove_dim}}d.txt",
+    log:
+        f"{RESULTS}/logs/fetch_glove_{{glove_dim}}d.log",
+    shell:
+        "{ISS} fetch-data glove --file glove.6B.{wildcards.glove_dim}d.txt > {log} 2>&1 || (cat {log}; exit 1)"
+
+
+def table3_data_settings(wildcards=None):
+    return repr((TABLE3["data"], TABLE3["glove"], TABLE3["limits"]))
+
+
+rule table3_prepare:
+    input:
+        [str(path) for path in TABLE3_FILES.values()],
+    output:
+        prepared=f"{TABLE3_DATA}/prepared.pt",
+        summary=f"{TABLE3_DATA}/summary.json",
+        splits=[f"{TABLE3_DATA}/train.json", f"{TABLE3_DATA}/eval.json"] if uses_dev_split(config) else [],
+    params:
+        settings=table3_data_settings,
+    log:
+        f"{RESULTS}/logs/table3_prepare.log",
+    resources:
+        mem_mb=4000,
+    shell:
+        "{ISS} prepare --table table3 > {log} 2>&1"
+
+
+def table3_row_settings(wildcards):
+    """Everything in the config that decides one row's weights: a change reruns that row (and, for
+    the baseline, every ISS row fine-tuned from it)."""
+    shared = {k: v for k, v in TABLE3.items() if k not in ("baseline", "iss", "lambdas", "eval", "timing")}
+    if wildcards.row == "baseline":
+        row = ("baseline", TABLE3["baseline"])
+    else:
+        rank = int(wildcards.row.removeprefix("iss_"))
+        row = (wildcards.row, TABLE3["iss"], sorted(TABLE3["lambdas"])[rank - 1])
+    return repr((shared, row, config["runtime"]["seed"]))
+
+
+def table3_start(wildcards):
+    """ISS rows start from the baseline's EMA weights."""
+    return [] if wildcards.row == "baseline" else [f"{TABLE3_DIR}/baseline/model.pt"]
+
+
+rule table3_train:
+    input:
+        f"{TABLE3_DATA}/prepared.pt",
+        table3_start,
+    output:
+        model=f"{TABLE3_DIR}/{{row}}/model.pt",
+        history=f"{TABLE3_DIR}/{{row}}/history.csv",
+    wildcard_constraints:
+        row="baseline|iss_[0-9]+",
+    params:
+        settings=table3_row_settings,
+    log:
+        f"{RESULTS}/logs/table3_train_{{row}}.log",
+    priority: 1  # training is the critical path: before the latency jobs, which take every core
+    threads: config["runtime"]["threads"]
+    resources:
+        mem_mb=4000,
+    shell:
+        "{ISS} train --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+
+
+rule table3_evaluate:
+    input:
+        f"{TABLE3_DATA}/prepared.pt",
+        model=rules.table3_train.output.model,
+    output:
+        metrics=f"{TABLE3_DIR}/{{row}}/metrics.json",
+        compact=f"{TABLE3_DIR}/{{row}}/compact.pt",
+        predictions=f"{TABLE3_DIR}/{{row}}/predictions.json",
+        norms=f"{TABLE3_DIR}/{{row}}/group_norms.json",
+    wildcard_constraints:
+        row="baseline|iss_[0-9]+",
+    params:
+        settings=lambda wildcards: repr(TABLE3["eval"]),
+    log:
+        f"{RESULTS}/logs/table3_evaluate_{{row}}.log",
+    threads: config["runtime"]["threads"]
+    resources:
+        mem_mb=4000,
+    shell:
+        "{ISS} evaluate --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+
+
+# Latency with the machine to itself (every core, one job), as for Tables 1 and 2.
+rule table3_time_learned:
+    input:
+        f"{TABLE3_DATA}/prepared.pt",
+        expand(f"{TABLE3_DIR}/{{row}}/compact.pt", row=TABLE3_ROWS),
+    output:
+        f"{TABLE3_DIR}/timing_learned.json",
+    params:
+        settings=lambda wildcards: repr(TABLE3["timing"]),
+    log:
+        f"{RESULTS}/logs/table3_time_learned.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table3 --sizes learned > {log} 2>&1"
+
+
+rule table3_time_paper_sizes:
+    input:
+        PAPER_TABLES,
+        f"{TABLE3_DATA}/prepared.pt",
+    output:
+        f"{TABLE3_DIR}/timing_paper_sizes.json",
+    params:
+        settings=lambda wildcards: repr(TABLE3["timing"]),
+    log:
+        f"{RESULTS}/logs/table3_time_paper_sizes.log",
+    threads: workflow.cores
+    shell:
+        "{ISS} time --table table3 --sizes paper > {log} 2>&1"
+
+
+rule table3_report:
+    input:
+        expand(f"{TABLE3_DIR}/{{row}}/metrics.json", row=TABLE3_ROWS),
+        rules.table3_time_learned.output,
+        rules.table3_time_paper_sizes.output,
+        PAPER_TABLES,
+    output:
+        csv="results/table3.csv",
+        markdown="reports/table3.md",
+        latex="reports/table3.tex",
+    log:
+        f"{RESULTS}/logs/table3_report.log",
+    shell:
+        "{ISS} report --table table3 > {log} 2>&1"
+
+
+rule table3_figures:
+    input:
+        expand(f"{TABLE3_DIR}/{{row}}/group_norms.json", row=TABLE3_ROWS),
+    output:
+        expand("reports/figures/bidaf_group_norms.{ext}", ext=["png", "pdf"]),
+    log:
+        f"{RESULTS}/logs/table3_figures.log",
+    shell:
+        "{ISS} figures --table table3 > {log} 2>&1"
