@@ -98,6 +98,29 @@ def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
     assert "\\toprule" in (smoke_run / "reports" / "table2.tex").read_text()
 
 
+def test_bidaf_table_shrinks_the_six_lstms_and_scores_with_the_official_metric(smoke_run):
+    """Table 3 at smoke: every ISS row removes units of the modeling/output LSTMs and has fewer
+    weights than the baseline; EM/F1 are percentages; the paper-size weight counts match."""
+    frame = pd.read_csv(smoke_run / "results" / "table3.csv")
+    run = frame[frame.setting == "this_run"].set_index(["row", "metric"]).reproduced
+    lstms = ("modfwd1", "modbwd1", "modfwd2", "modbwd2", "outfwd", "outbwd")
+    iss_rows = sorted({row for row, _ in run.index if row.startswith("iss_")})
+    assert iss_rows, "no ISS rows"
+    for row in iss_rows:
+        sizes = [int(float(run[(row, name)])) for name in lstms]
+        assert all(size >= 1 for size in sizes) and sum(sizes) < sum(int(float(run[("baseline", n)])) for n in lstms)
+        assert float(run[(row, "weights")]) < float(run[("baseline", "weights")])
+    for row in ["baseline"] + iss_rows:
+        assert 0.0 <= float(run[(row, "em")]) <= float(run[(row, "f1")]) <= 100.0
+    paper = frame[frame.setting == "paper_sizes"].set_index(["row", "metric"]).reproduced.astype(float)
+    for row, printed in (("baseline", 2.69e6), ("iss_1", 2.29e6), ("iss_2", 1.17e6), ("iss_3", 0.95e6), ("iss_4", 0.88e6)):
+        assert abs(paper[(row, "weights")] - printed) <= 0.01e6, (row, paper[(row, "weights")])
+    md = (smoke_run / "reports" / "table3.md").read_text()
+    assert "Scale: **smoke**" in md and "split by article" in md and "ISS variant" in md
+    for ext in ("png", "pdf"):
+        assert (smoke_run / "reports" / "figures" / f"bidaf_group_norms.{ext}").stat().st_size > 1000
+
+
 def test_comparison_gate_passed(smoke_run):
     """Every cell and claim that applies at the smoke scale holds (the gate rule ran and passed)."""
     assert (smoke_run / "results" / "smoke" / "comparison.passed").exists()
