@@ -376,3 +376,13 @@ class _Validator:
         if unknown:
             raise self.fail(where, f"unknown scale(s) {unknown}; expected a subset of {list(SCALES)}")
         return tuple(body)
+
+
+def paired_paper_rows(rows: list[str], paper_rows: list[str]) -> dict[str, str | None]:
+    """{row of this run: the paper's row or None}: the baseline with the baseline, the k-th ISS row
+    of this run (ordered by lambda) with the paper's k-th ISS row; extra rows have no partner."""
+    ours = [r for r in rows if r != "baseline"]
+    theirs = [r for r in paper_rows if r != "baseline"]
+    pairs = {"baseline": "baseline"}
+    pairs.update({row: theirs[i] if i < len(theirs) else None for i, row in enumerate(ours)})
+    return pairs

@@ -16,7 +16,7 @@ import pandas as pd
 from iss import cost
 from iss.config import scale_settings, table2_rows, table2_seeds
 from iss.models.rhn import RHNLanguageModel
-from iss.paper import load_paper_tables
+from iss.paper import load_paper_tables, paired_paper_rows
 from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
 from iss.table2 import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir
 from iss.tables import (MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex,
@@ -26,15 +26,6 @@ TIMING_NOTE = ("Times: the whole RHN LM (embedding, every micro-layer, tied soft
                "steps on the CPU; baseline and compact models interleaved in one process, median of all calls, "
                "each model on its fastest path (threads x kernel); first seed only. Timings are not "
                "deterministic, perplexities and widths are (CPU, fixed seed).")
-
-
-def paired_paper_rows(rows: list[str], paper_rows: list[str]) -> dict[str, str | None]:
-    """{row of this run: paper row or None}, pairing ISS rows by rank of lambda."""
-    ours = [r for r in rows if r != "baseline"]
-    theirs = [r for r in paper_rows if r != "baseline"]
-    pairs = {"baseline": "baseline"}
-    pairs.update({row: theirs[i] if i < len(theirs) else None for i, row in enumerate(ours)})
-    return pairs
 
 
 def collect(config: dict, results: Path) -> pd.DataFrame:

@@ -237,6 +237,35 @@ def _thresholded_parameters(model, families, scope: str) -> list[torch.Tensor]:
     raise ValueError(f"unknown threshold_scope {scope!r} (expected 'all' or 'groups')")
 
 
+def rng_states(device) -> dict:
+    """Every random generator a training step draws from, to store in a checkpoint."""
+    return dict(torch_rng=torch.get_rng_state(), python_rng=random.getstate(),
+                cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None)
+
+
+def restore_rng_states(ckpt: dict, device) -> None:
+    torch.set_rng_state(ckpt["torch_rng"])
+    random.setstate(ckpt["python_rng"])
+    if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+
+
+def load_checkpoint(path: Path, digest: str, log=print) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to the run ``digest`` identifies, else None. One
+    written by another configuration is moved aside (one kept, not one per change), never resumed.
+    Loaded on the CPU: RNG states must stay CPU byte tensors; weights move with load_state_dict."""
+    if not path.exists():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ckpt["config_digest"] == digest:
+        return ckpt
+    stale = path.with_name("checkpoint.stale.pt")
+    os.replace(path, stale)
+    log(f"[iss] {path} belongs to another training configuration, model or data; moved it to "
+        f"{stale.name} and starting from scratch")
+    return None
+
+
 def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool = False) -> dict:
     """Train (or resume) and return the history. ``restart`` ignores an existing checkpoint.
     With ``cfg.keep_best`` the model ends with the weights of its best validation epoch
@@ -256,22 +285,11 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
     history: list[dict] = []
     start_epoch, progress, best = 0, None, math.inf
     digest = cfg.digest(model.geometry(), tensor_digest(corpus.train))
-    if checkpoint_path.exists():
-        # Loaded on the CPU: RNG states must stay CPU byte tensors; weights move with load_state_dict.
-        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if ckpt["config_digest"] != digest:
-            # Another configuration trained here: start over, but keep its checkpoint aside.
-            stale = checkpoint_path.with_name("checkpoint.stale.pt")  # one kept, not one per change
-            os.replace(checkpoint_path, stale)
-            print(f"[iss] {checkpoint_path} belongs to another training configuration; moved it to "
-                  f"{stale.name} and starting from scratch", flush=True)
-    if checkpoint_path.exists():
+    ckpt = load_checkpoint(checkpoint_path, digest, log=lambda text: print(text, flush=True))
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        random.setstate(ckpt["python_rng"])
-        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+        restore_rng_states(ckpt, device)
         history, start_epoch, best = ckpt["history"], ckpt["epoch"], ckpt.get("best_valid", math.inf)
         progress = ckpt.get("progress")
         if progress is not None:
@@ -284,8 +302,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
             progress = replace(progress, state=state_to(progress.state, "cpu"))
         save_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch_done,
                          progress=progress, history=history, best_valid=best, config_digest=digest,
-                         torch_rng=torch.get_rng_state(), python_rng=random.getstate(),
-                         cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None),
+                         **rng_states(device)),
                     checkpoint_path)
 
     stream = batchify(corpus.train, cfg.batch_size).to(device)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import random
 import time
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -40,7 +38,8 @@ from iss.components import add_group_lasso_grad_, removed_components, surviving_
 from iss.ema import ExponentialMovingAverage
 from iss.models.bidaf import span_loss
 from iss.squad import SquadDataset, best_spans
-from iss.train import TrainingDiverged, save_atomic, seed_everything
+from iss.train import (TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, save_atomic,
+                       seed_everything)
 
 # Which weights the element threshold zeroes. "original": every trainable weight in the TF scopes
 # prepro/* and main/* of the fork (contextual LSTM, attention, modeling and output LSTMs, pointer
@@ -171,29 +170,19 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
     step, history, best = 0, [], -math.inf
     window = dict(loss=0.0, penalty=0.0, steps=0, seconds=0.0)
 
-    if checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if ckpt["config_digest"] != digest:
-            stale = checkpoint_path.with_name("checkpoint.stale.pt")
-            os.replace(checkpoint_path, stale)
-            log(f"[iss] {checkpoint_path} belongs to another training configuration, model or data; moved it "
-                f"to {stale.name} and starting from scratch")
-        else:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            ema.load_state_dict(ckpt["ema"])
-            torch.set_rng_state(ckpt["torch_rng"])
-            random.setstate(ckpt["python_rng"])
-            if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
-            step, history, best, window = ckpt["step"], ckpt["history"], ckpt["best"], ckpt["window"]
-            log(f"[iss] resuming {run_dir} at step {step} of {cfg.steps}")
+    ckpt = load_checkpoint(checkpoint_path, digest, log=log)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        ema.load_state_dict(ckpt["ema"])
+        restore_rng_states(ckpt, device)
+        step, history, best, window = ckpt["step"], ckpt["history"], ckpt["best"], ckpt["window"]
+        log(f"[iss] resuming {run_dir} at step {step} of {cfg.steps}")
 
     def save_checkpoint() -> None:
         save_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), ema=ema.state_dict(),
                          step=step, history=history, best=best, window=window, config_digest=digest,
-                         torch_rng=torch.get_rng_state(), python_rng=random.getstate(),
-                         cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None),
+                         **rng_states(device)),
                     checkpoint_path)
 
     def validate() -> None:

@@ -11,7 +11,7 @@ from iss import cost, table2
 from iss.config import load_config, table2_rows, table2_seeds
 from iss.experiment import ExperimentError
 from iss.figures import write_table2_figures
-from iss.report_table2 import paired_paper_rows
+from iss.paper import paired_paper_rows
 
 REPO = Path(__file__).resolve().parent.parent
 

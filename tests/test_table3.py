@@ -21,7 +21,8 @@ from iss.data import DataError
 from iss.experiment import load_model
 from iss.figures_bidaf import plot_group_norms, write_bidaf_figures
 from iss.models.bidaf import FAMILIES, BiDAF
-from iss.report_table3 import build, paired_paper_rows
+from iss.paper import paired_paper_rows
+from iss.report_table3 import build
 from iss.squad_prepare import (UNREGISTERED, Unregistered, fetch_table3_data, fetch_unregistered, load_prepared,
                                prepare, split_dev)
 from iss.table3_config import row_lambda, table3_rows
