@@ -6,6 +6,7 @@ ISS removes units while keeping perplexity close to the baseline; geometry at th
 sizes reproduces the published weight counts and mult-add reductions exactly.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,3 +154,24 @@ def test_rerun_is_a_no_op(smoke_run):
     dry = subprocess.run(["snakemake", "--cores", "2", "-n"], cwd=smoke_run, env=env, capture_output=True, text=True)
     assert dry.returncode == 0
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_adding_a_seed_or_a_lambda_runs_only_the_new_jobs(smoke_run):
+    """A user extends the sweep in the config; the finished rows and seeds are not trained again."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    extra = smoke_run / "more_runs.yaml"
+    extra.write_text("scales:\n  smoke:\n"
+                     "    table1: {seeds: [1234, 1235]}\n"
+                     "    table2: {seeds: [1234, 1235], lambdas: [0.005, 0.0075, 0.01, 0.015, 0.02]}\n")
+    dry = subprocess.run(["snakemake", "--cores", "2", "-n", "--configfile", "config/config.yaml", str(extra)],
+                         cwd=smoke_run, env=env, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    out = dry.stdout + dry.stderr
+    blocks = re.split(r"\n(?:local)?rule ", out)[1:]
+    trained = [line.split("wildcards:")[1].strip() for block in blocks
+               if block.startswith(("table1_train:", "table2_train:"))
+               for line in block.splitlines() if "wildcards:" in line]
+    assert trained, out[-3000:]
+    # Seed 1235 of every row, and the new lambda at seed 1234: nothing that already finished.
+    assert all("seed=1235" in job or "row=lambda_0.02," in job for job in trained), trained
+    assert len(trained) == 4 + 6 + 1

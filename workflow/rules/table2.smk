@@ -9,9 +9,12 @@ TABLE2_RUN = f"{RESULTS}/table2/{{row}}/seed{{seed}}"
 
 
 def table2_settings(wildcards):
-    """Everything in the config that decides one row's result: a change reruns that row."""
+    """Everything in the config that decides one row's result: a change reruns that row. The lambda
+    list and the seeds are left out: the row's own lambda is in its name and the seed in its path, so
+    adding a lambda or a seed runs only the new jobs."""
     settings = config["scales"][SCALE]
-    return repr((settings["ptb"], settings["table2"], wildcards.row, config["runtime"].get("precision")))
+    shared = {k: v for k, v in settings["table2"].items() if k not in ("lambdas", "seeds")}
+    return repr((settings["ptb"], shared, wildcards.row, config["runtime"].get("precision")))
 
 
 rule table2_train:
