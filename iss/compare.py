@@ -210,13 +210,17 @@ class ResultsTable:
     notes: tuple[str, ...] = ()
 
     def find(self, setting: str, row: str, metric: str) -> Line | None:
-        """The line of ``row``; failing that, the line paired with the paper's row ``row`` (Table 2
-        pairs its lambdas with the paper's by rank, so claims can name the paper's rows)."""
-        for line in self.lines:
-            if (line.setting, line.row, line.metric) == (setting, row, metric):
-                return line
+        """The line paired with the paper's row ``row``; failing that, the line of ``row`` itself.
+
+        Claims name the paper's rows. Table 2 pairs its lambdas with the paper's by rank, and a
+        sweep's own row names can collide with the paper's: a sweep 0.005, 0.0075, ... has a row
+        lambda_0.005 paired with the paper's lambda_0.004, while the paper's lambda_0.005 is this
+        sweep's lambda_0.0075. The pairing therefore wins over the name."""
         for line in self.lines:
             if (line.setting, line.paper_row, line.metric) == (setting, row, metric):
+                return line
+        for line in self.lines:
+            if (line.setting, line.row, line.metric) == (setting, row, metric):
                 return line
         return None
 
@@ -781,7 +785,9 @@ def _observed(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTab
         table = results.get(operand.table)
         line = table.find(operand.setting, operand.row, operand.metric) if table else None
         if line is not None:
-            shown.append(f"{operand.label} {line.value.show(_printed_for(paper, operand))}")
+            # Say which reproduced row a paper row resolved to, when the names differ (Table 2).
+            label = operand.label if line.row == operand.row else f"{operand.label} [{line.row}]"
+            shown.append(f"{label} {line.value.show(_printed_for(paper, operand))}")
     return "; ".join(shown)
 
 

@@ -502,6 +502,30 @@ def test_lines_paired_with_a_paper_row_are_checked_and_found_by_it(tmp_path, pap
     assert [c.status for c in geometry] == ["pass"]
 
 
+def test_paper_row_pairing_wins_over_a_colliding_row_name(tmp_path):
+    """A sweep 0.005, 0.0075, 0.01, 0.0125 has its own row lambda_0.005 (paired with the paper's
+    lambda_0.004); the claim's lambda_0.005 means the paper's, i.e. this sweep's lambda_0.0075.
+    Resolved by name instead, widths 128, 122, 88, 64, 52 read as 128, 122, 122, 64, 52 and the
+    strict monotone check failed on a sweep that is in fact strictly decreasing."""
+    results = tmp_path / "results"
+    results.mkdir()
+    pairs = [("baseline", "baseline", 128), ("lambda_0.005", "lambda_0.004", 122),
+             ("lambda_0.0075", "lambda_0.005", 88), ("lambda_0.01", "lambda_0.006", 64),
+             ("lambda_0.0125", "lambda_0.007", 52)]
+    with (results / "table2.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["scale", "setting", "row", "metric", "reproduced", "paper_column", "paper_row"])
+        writer.writerows(("mid", "this_run", row, "width", width, "width", paper_row)
+                         for row, paper_row, width in pairs)
+    table = read_results(results, "table2")
+    assert [table.find("this_run", paper_row, "width").value.mean for _, paper_row, _ in pairs] == [
+        128, 122, 88, 64, 52]
+    width_claim = next(c for c in load_claims() if c.id == "rhn_width_falls_with_lambda")
+    outcome = compare.evaluate_claim(width_claim, {"table2": table})
+    assert outcome.status == "pass", outcome.message
+    assert "width(lambda_0.005) [lambda_0.0075] 88" in outcome.observed
+
+
 def test_cli_compare_exit_codes(tmp_path):
     from iss.cli import main
     results, reports = tmp_path / "results", tmp_path / "reports"
