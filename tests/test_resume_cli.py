@@ -15,7 +15,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.data
 
-TINY = {"scale": "smoke", "runtime": {"checkpoint_seconds": 0.3}, "scales": {"smoke": {
+TINY = {"scale": "smoke", "runtime": {"checkpoint_seconds": 0.02}, "scales": {"smoke": {
     "ptb": {"vocab_size": 500, "max_tokens": {"train": 30000, "valid": 3000, "test": 3000}},
     "table1": {"embedding_size": 32, "hidden_size": 32, "epochs": 4}}}}
 
@@ -34,6 +34,27 @@ def weights(path: Path) -> dict:
     return torch.load(path, weights_only=False)["state"]
 
 
+def kill_inside_an_epoch(process: subprocess.Popen, checkpoint: Path, timeout: float = 600) -> bool:
+    """SIGKILL ``process`` while its latest checkpoint holds a position inside an epoch.
+
+    Checkpoints are written atomically, so the file is always whole; the process is frozen
+    (SIGSTOP) while the file is read, so the checkpoint seen is the one the kill leaves behind. An
+    end-of-epoch checkpoint (no data position) lets the process go on. Killing at the first
+    checkpoint instead was flaky: on a loaded machine the first one can be an epoch's end."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+        if not checkpoint.exists():
+            continue
+        process.send_signal(signal.SIGSTOP)
+        inside = torch.load(checkpoint, weights_only=False).get("progress") is not None
+        process.send_signal(signal.SIGKILL if inside else signal.SIGCONT)
+        if inside:
+            process.wait(timeout=60)
+            return True
+    return False
+
+
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     if not os.environ.get("ISS_DATA_MIRROR"):
         pytest.skip("ISS_DATA_MIRROR is not set")
@@ -43,12 +64,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
 
     killed = iss_train(tmp_path / "killed", data)
     checkpoint = tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "seed1234" / "checkpoint.pt"
-    deadline = time.time() + 600
-    while not checkpoint.exists() and time.time() < deadline and killed.poll() is None:
-        time.sleep(0.05)
-    assert checkpoint.exists(), "no checkpoint was written"
-    killed.send_signal(signal.SIGKILL)
-    killed.wait(timeout=60)
+    assert kill_inside_an_epoch(killed, checkpoint), "no mid-epoch checkpoint was written"
     assert not (tmp_path / "killed" / "smoke" / "table1" / "iss_a" / "seed1234" / "model.pt").exists()
 
     resumed = iss_train(tmp_path / "killed", data)
