@@ -14,7 +14,7 @@ import torch
 
 from _cli import main
 from iss import timing
-from iss.cost import cost_summary
+from iss.counting import cost_summary
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.table1 import PAPER_VOCAB, paper_sizes
 

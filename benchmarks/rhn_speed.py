@@ -15,7 +15,7 @@ import torch
 
 from _cli import main
 from iss import timing
-from iss.cost import cost_summary
+from iss.counting import cost_summary
 from iss.models.rhn import RHNLanguageModel
 from iss.table2 import PAPER_VOCAB, paper_widths
 

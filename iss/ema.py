@@ -7,7 +7,7 @@ the shadow starts at the weights' current values and every ``update()`` does
 
 The original evaluates with the EMA weights and applies its element zero threshold to them after
 loading (the average of a weight that became exactly 0 is small but not 0): do that with
-``iss.components.zero_small_weights_`` inside ``average_parameters()`` or after ``copy_to()``.
+``iss.groups.zero_small_weights_`` inside ``average_parameters()`` or after ``copy_to()``.
 After an ISS shrink the shapes change: start a new average for the small model.
 """
 from __future__ import annotations

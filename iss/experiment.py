@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from iss.components import removed_components, shrink, surviving_sizes
+import iss
+from iss.groups import surviving_sizes
 from iss.config import scale_settings
 from iss.data import fetch, resolve_mirror
 from iss.provenance import provenance
@@ -60,14 +61,14 @@ def shrink_checked(trained: nn.Module, probe: torch.Tensor, label: str, lam: flo
     """The compact model of ``trained``, after checking that ISS left every family a unit and
     that the compact model computes the same log-probabilities on ``probe`` tokens [T, B].
     Returns (compact model, removed masks per family, max abs log-probability difference)."""
-    families = trained.iss_families()
-    removed = removed_components(trained, families)
+    families = iss.components(trained)
+    removed = iss.removed(trained, families)
     emptied = [name for name, dead in removed.items() if bool(dead.all())]
     if emptied:
         raise ExperimentError(f"{label}: ISS removed every unit of {', '.join(emptied)}: the model no longer "
                               f"reads its input. Lower lambda (now {lam}) or raise the learning rate for "
                               f"this row in the config")
-    compact = shrink(trained, removed)
+    compact = iss.shrink(trained, families, removed)
     trained.eval(), compact.eval()
     batch = probe.shape[1]
     with torch.no_grad():

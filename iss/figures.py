@@ -28,7 +28,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from torch import nn  # noqa: E402
 
-from iss.components import removed_components  # noqa: E402
+from iss.groups import removed_components  # noqa: E402
 from iss.experiment import load_model  # noqa: E402
 from iss.table1 import ROWS, TABLE  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from iss import cost
+from iss import counting
 from iss.config import scale_settings
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.paper import load_paper_tables
@@ -68,10 +68,10 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
 
     timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
     sizes = paper_sizes()
-    baseline = cost.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], sizes["baseline"])
+    baseline = counting.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], sizes["baseline"])
     for row, hidden in sizes.items():
-        model = cost.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], hidden)
-        summary = cost.cost_summary(model, baseline)
+        model = counting.build_on_meta(LSTMLanguageModel, PAPER_VOCAB, sizes["baseline"][0], hidden)
+        summary = counting.cost_summary(model, baseline)
         # The sizes are inputs here (taken from the paper file), so they get no paper column.
         add("paper_sizes", row, "iss_1st", hidden[0])
         add("paper_sizes", row, "iss_2nd", hidden[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from iss import cost
+from iss import counting
 from iss.config import scale_settings, table2_rows, table2_seeds
 from iss.models.rhn import RHNLanguageModel
 from iss.paper import load_paper_tables, paired_paper_rows
@@ -58,12 +58,12 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
 
     timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
     widths = paper_widths()
-    baseline = cost.build_on_meta(RHNLanguageModel, PAPER_VOCAB, widths["baseline"])
+    baseline = counting.build_on_meta(RHNLanguageModel, PAPER_VOCAB, widths["baseline"])
     for row, width in widths.items():
-        model = cost.build_on_meta(RHNLanguageModel, PAPER_VOCAB, width)
+        model = counting.build_on_meta(RHNLanguageModel, PAPER_VOCAB, width)
         add("paper_sizes", row, None, "width", width, row)  # an input here (from the paper file)
-        add("paper_sizes", row, None, "parameters", cost.weight_count(model), row, "parameters")
-        add("paper_sizes", row, None, "mult_add_reduction", cost.cost_summary(model, baseline)["mult_add_reduction"], row)
+        add("paper_sizes", row, None, "parameters", counting.weight_count(model), row, "parameters")
+        add("paper_sizes", row, None, "mult_add_reduction", counting.cost_summary(model, baseline)["mult_add_reduction"], row)
         add("paper_sizes", row, None, "total_time_ms", timed["speedups"][row]["median_ms"], row)
         add("paper_sizes", row, None, "speedup", timed["speedups"][row]["speedup"], row)
     frame = pd.DataFrame.from_records(records)

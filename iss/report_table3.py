@@ -42,13 +42,13 @@ VARIANT_NOTE = {
 }
 def paper_sizes_note() -> str:
     """How the paper-size weight # is made; every number computed from the model the table counts."""
-    from iss import cost
+    from iss import counting
     from iss.table3 import PAPER_D, PAPER_VC, PAPER_VW, paper_model, paper_sizes
     model = paper_model(paper_sizes()["baseline"])
     # C: everything outside the six ISS LSTMs and the two pointer layers they feed.
     iss_part = sum(p.numel() for name, p in model.named_parameters() if p.requires_grad and
                    name.startswith(("mod_", "out_", "start_logits", "end_logits")))
-    fixed = cost.weight_count(model) - iss_part
+    fixed = counting.weight_count(model) - iss_part
     return (f"Weight # at the paper's sizes: d = {PAPER_D} with the paper variant (the a1i slot stays 2d wide, "
             f"spec 4.1) plus C = {fixed:,} for the char CNN, highway, contextual LSTM, attention and trainable "
             f"embeddings, chosen to match the paper's 2.69M ({PAPER_D} VW + 8 VC = {PAPER_D * PAPER_VW + 8 * PAPER_VC:,} "
@@ -87,13 +87,13 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("this_run", row, "iss_variant", m["iss_variant"], partner)
 
     timed = read_json(scale_dir(results, config) / "timing_paper_sizes.json")
-    from iss import cost
+    from iss import counting
     from iss.table3 import paper_model, paper_sizes
     for row, sizes in paper_sizes().items():
         for family, column in FAMILY_COLUMNS:
             add("paper_sizes", row, column, sizes[family], row)  # inputs (from the paper file): no paper column
-        add("paper_sizes", row, "weights", cost.weight_count(paper_model(sizes)), row, "weights")
-        add("paper_sizes", row, "weights_exact", cost.weight_count(paper_model(sizes, "exact")), row)
+        add("paper_sizes", row, "weights", counting.weight_count(paper_model(sizes)), row, "weights")
+        add("paper_sizes", row, "weights_exact", counting.weight_count(paper_model(sizes, "exact")), row)
         add("paper_sizes", row, "total_time_ms", timed["speedups"][row]["median_ms"], row, "total_time_ms")
         add("paper_sizes", row, "speedup", timed["speedups"][row]["speedup"], row)
     frame = pd.DataFrame.from_records(records)

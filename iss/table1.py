@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from iss import cost
+from iss import counting
 from iss.config import scale_settings, table_seeds
 from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model, shrink_checked,
                             time_models)
@@ -83,7 +83,7 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
     seed_everything(seed)  # the initial weights depend on the seed only
     model = build_model(config, row, len(corpus.vocab), hidden)
     print(f"[iss] table1/{row} seed {seed}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
-          f"{cost.weight_count(model):,} weights", flush=True)
+          f"{counting.weight_count(model):,} weights", flush=True)
     result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
     history = result["history"]
     write_text_atomic(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
@@ -92,7 +92,7 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
 
 
 def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
-    """Shrink the trained model, check the shrink is lossless, measure perplexity and cost."""
+    """Shrink the trained model, check the shrink is lossless, measure perplexity and counting."""
     out = row_dir(results, config, row, seed)
     device = pick_device(config["runtime"]["device"])
     table = scale_settings(config)[TABLE]
@@ -103,7 +103,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
                                                     settings["lambda"])
 
-    baseline_geometry = cost.build_on_meta(LSTMLanguageModel, len(corpus.vocab), table["embedding_size"],
+    baseline_geometry = counting.build_on_meta(LSTMLanguageModel, len(corpus.vocab), table["embedding_size"],
                                            [table["hidden_size"]] * 2)
     sizes = iss_sizes(removed)
     test = table["test"]
@@ -113,7 +113,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
         perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
-        **cost.cost_summary(compact, baseline_geometry),
+        **counting.cost_summary(compact, baseline_geometry),
         provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=settings)
     save_model(compact, out / "compact.pt", saved["provenance"], settings)
     write_json_atomic(out / "metrics.json", metrics)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from iss import cost
+from iss import counting
 from iss.config import lambda_row, scale_settings, table2_rows, table2_seeds
 from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
                             shrink_checked, time_models)
@@ -76,7 +76,7 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
     seed_everything(seed)  # the initial weights depend on the seed only
     model = build_model(config, row, len(corpus.vocab))
     print(f"[iss] table2/{row} seed {seed}: width {model.hidden_sizes[0]}, depth {settings(config)['depth']}, "
-          f"vocabulary {len(corpus.vocab)}, {cost.weight_count(model):,} weights", flush=True)
+          f"vocabulary {len(corpus.vocab)}, {counting.weight_count(model):,} weights", flush=True)
     result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
     write_text_atomic(out / "history.csv", pd.DataFrame(result["history"]).to_csv(index=False))
     save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
@@ -84,7 +84,7 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
 
 
 def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
-    """Shrink the best-validation model, check the shrink is lossless, perplexity, width and cost."""
+    """Shrink the best-validation model, check the shrink is lossless, perplexity, width and counting."""
     out = run_dir(results, config, row, seed)
     device = pick_device(config["runtime"]["device"])
     table = settings(config)
@@ -93,7 +93,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     row_cfg = saved["settings"] or row_settings(config, row)  # what the weights were trained with
     compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
                                                     row_cfg["lambda"])
-    baseline_geometry = cost.build_on_meta(RHNLanguageModel, len(corpus.vocab), table["width"], depth=table["depth"])
+    baseline_geometry = counting.build_on_meta(RHNLanguageModel, len(corpus.vocab), table["width"], depth=table["depth"])
     test = table["test"]
     metrics = dict(
         table=TABLE, row=row, seed=seed, **{"lambda": row_cfg["lambda"]}, dropout=row_cfg["dropout"],
@@ -101,7 +101,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
         perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
-        parameters=cost.weight_count(compact), **cost.cost_summary(compact, baseline_geometry),
+        parameters=counting.weight_count(compact), **counting.cost_summary(compact, baseline_geometry),
         provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=row_cfg)
     save_model(compact, out / "compact.pt", saved["provenance"], row_cfg)
     write_json_atomic(out / "metrics.json", metrics)

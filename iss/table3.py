@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from iss import cost, squad_metric, timing
-from iss.components import (group_squared_norms, removed_components, shrink, surviving_sizes,
-                            zero_small_weights_)
+import iss
+from iss import counting, squad_metric, timing
+from iss.groups import removed_components, surviving_sizes, zero_small_weights_
 from iss.experiment import ExperimentError, load_model, save_model
 from iss.models.bidaf import FAMILIES, BiDAF
 from iss.provenance import provenance, write_json_atomic
@@ -101,7 +101,7 @@ def train_row(config: dict, row: str, results: Path, restart: bool = False) -> P
             raise ExperimentError(f"table3/{row}: {source} has another geometry than this scale's model "
                                   f"(the config changed since the baseline was trained); retrain the baseline")
         model.load_state_dict(baseline.state_dict())
-    print(f"[iss] table3/{row}: lambda {rs['lambda']}, hidden {model.hidden}, {cost.weight_count(model):,} weights, "
+    print(f"[iss] table3/{row}: lambda {rs['lambda']}, hidden {model.hidden}, {counting.weight_count(model):,} weights, "
           f"{len(prepared.train)} training questions, {rs['steps']} steps of batch {rs['batch_size']}", flush=True)
     result = train_qa(model, prepared.train, prepared.eval, train_config(config, row), out, device,
                       prepared.digest, restart=restart, log=lambda text: print(text, flush=True))
@@ -166,17 +166,17 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
     trained, saved = load_model(out / "model.pt", device)
     rs = saved["settings"] or row_settings(config, row)  # what the weights were trained with
     trained.eval()
-    families = trained.iss_families()
+    families = iss.components(trained)
     # spec 2.5 test: the element threshold on the loaded EMA weights, then the structure coordinator
     zero_small_weights_(thresholded_parameters(trained, rs["threshold_scope"]), ev["zero_threshold"])
     coordinated = coordinate_structure_(trained, families) if ev["structure_coordinator"] else {}
-    removed = removed_components(trained, families)
+    removed = iss.removed(trained, families)
     emptied = [name for name, dead in removed.items() if bool(dead.all())]
     if emptied:
         raise ExperimentError(f"table3/{row}: ISS removed every unit of {', '.join(emptied)}; lower lambda "
                               f"(now {rs['lambda']}) for this row in the config")
-    norms = {name: sq.sqrt().cpu().tolist() for name, sq in group_squared_norms(trained, families).items()}
-    compact = shrink(trained, removed).eval()
+    norms = {name: n.cpu().tolist() for name, n in iss.GroupLasso(trained, 0.0, families).norms().items()}
+    compact = iss.shrink(trained, families, removed).eval()
     error = max_logprob_difference(trained, compact, probe_batch(prepared.eval, ev["probe_questions"]), device)
     if trained.iss_variant == "exact" and error > 1e-3:
         raise ExperimentError(f"table3/{row}: the exact variant's compact model differs from the trained model "
@@ -191,7 +191,7 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
         em=scores["exact_match"], f1=scores["f1"], eval_questions=scores["total"],
         em_before_shrink=before["exact_match"], f1_before_shrink=before["f1"],
         iss_sizes=sizes, trained_sizes=dict(trained.iss_sizes), coordinator_zeroed=coordinated,
-        weights=cost.weight_count(compact), weights_before_shrink=cost.weight_count(trained),
+        weights=counting.weight_count(compact), weights_before_shrink=counting.weight_count(trained),
         shrink_max_abs_logprob_error=error, eval_json=str(prepared.eval_json), eval_settings=ev,
         data=prepared.summary, provenance=provenance(config, device), training_provenance=saved["provenance"],
         settings=rs)
@@ -221,7 +221,7 @@ def paper_model(sizes: dict[str, int], variant: str = "paper", meta: bool = True
     """BiDAF at d = 100 with the paper's vocabulary constants (VW, VC) and the given ISS sizes."""
     kwargs = dict(word_dim=PAPER_D, char_filters=100, hidden=PAPER_D, iss_sizes=sizes, iss_variant=variant)
     if meta:
-        return cost.build_on_meta(BiDAF, PAPER_VW, PAPER_VC, **kwargs)
+        return counting.build_on_meta(BiDAF, PAPER_VW, PAPER_VC, **kwargs)
     return BiDAF(PAPER_VW, PAPER_VC, **kwargs)
 
 
@@ -288,7 +288,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     torch.manual_seed(0)
     models = {row: paper_model(sizes, meta=False) for row, sizes in paper_sizes().items()}
     report = time_models(config, models, batches)
-    report["weights"] = {row: cost.weight_count(m) for row, m in models.items()}
+    report["weights"] = {row: counting.weight_count(m) for row, m in models.items()}
     write_json_atomic(scale_dir(results, config) / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] paper sizes {row}: {report['weights'][row]:,} weights, {s['median_ms']:.2f} ms per question "

@@ -130,7 +130,7 @@ def training_overhead(model, tokens: torch.Tensor, lam: float, zero_threshold: f
     step, + the group-Lasso gradient, + the element threshold, and each added operation alone
     (a steadier estimate of the overhead than the difference of two whole steps)."""
     import torch.nn.functional as F
-    from iss.components import add_group_lasso_grad_, zero_small_weights_
+    from iss.groups import add_group_lasso_grad_, zero_small_weights_
     params = [p for p in model.parameters() if p.requires_grad]
     thresholded = params if thresholded is None else thresholded
     families = model.iss_families()

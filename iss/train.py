@@ -3,7 +3,7 @@
 One epoch of truncated BPTT, as in the original TensorFlow code:
     for each window of num_steps tokens (state carried over, detached):
         loss = sum over steps of the batch-mean cross-entropy      (so lambda means the same)
-        backward; add lambda * group-Lasso sub-gradient in place   (iss.components)
+        backward; add lambda * group-Lasso sub-gradient in place   (iss.GroupLasso)
         clip the global norm of data + penalty gradients at clip_norm
         SGD step; zero every weight with |w| <= zero_threshold      (element-wise, each step)
 
@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from iss.components import add_group_lasso_grad_, removed_components, surviving_sizes, zero_small_weights_
+import iss
+from iss.groups import zero_small_weights_
 from iss.ptb import batchify, num_windows, windows
 
 
@@ -185,6 +186,7 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
     state = progress.state if progress.state is not None else model.init_state(cfg.batch_size)
     total_loss, total_tokens, penalty = progress.total_loss, progress.total_tokens, 0.0
     thresholded = trainable if thresholded is None else thresholded
+    regularizer = iss.GroupLasso(model, cfg.lam, families)
     started = time.perf_counter() - progress.seconds
     last_save = time.perf_counter()
     bar = tqdm(windows(stream, cfg.num_steps), total=num_windows(stream, cfg.num_steps),
@@ -207,7 +209,7 @@ def train_epoch(model, stream, cfg: TrainConfig, optimizer, epoch: int, families
         loss = mean_ce * inputs.shape[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        penalty = add_group_lasso_grad_(model, families, cfg.lam)
+        penalty = regularizer.add_grad_()
         if cfg.weight_decay:
             torch._foreach_add_([p.grad for p in trainable], trainable, alpha=cfg.weight_decay)
         torch.nn.utils.clip_grad_norm_(trainable, cfg.clip_norm)
@@ -232,8 +234,7 @@ def _thresholded_parameters(model, families, scope: str) -> list[torch.Tensor]:
     if scope == "all":
         return trainable
     if scope == "groups":
-        names = {part.param for family in families for part in family.parts}
-        return [p for name, p in model.named_parameters() if name in names]
+        return iss.grouped_parameters(model, families)
     raise ValueError(f"unknown threshold_scope {scope!r} (expected 'all' or 'groups')")
 
 
@@ -280,7 +281,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=cfg.schedule.lr_at(0))
-    families = model.iss_families()
+    families = iss.components(model)
     thresholded = _thresholded_parameters(model, families, cfg.threshold_scope)
     history: list[dict] = []
     start_epoch, progress, best = 0, None, math.inf
@@ -316,7 +317,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
         progress = None
         row["valid_perplexity"] = evaluate(model, corpus.valid, cfg.eval_batch_size, cfg.eval_num_steps, device)
         row.update({f"iss_{name}": size for name, size in
-                    surviving_sizes(removed_components(model, families)).items()})
+                    iss.sizes(model, families).items()})
         if cfg.keep_best and row["valid_perplexity"] < best:
             best = row["valid_perplexity"]
             save_atomic(model.state_dict(), best_path)

@@ -2,7 +2,7 @@
 
 One step:
     loss = mean_b CE(start) + mean_b CE(end)                   (span_loss; spec 1.5)
-    backward; add lambda * group-Lasso sub-gradient in place   (iss.components; lambda 0: baseline)
+    backward; add lambda * group-Lasso sub-gradient in place   (iss.GroupLasso; lambda 0: baseline)
     Adam step (no clipping)
     zero every weight with |w| <= zero_threshold               (element-wise, every step, also for
                                                                 the baseline: spec 1.6)
@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from iss import squad_metric
-from iss.components import add_group_lasso_grad_, removed_components, surviving_sizes, zero_small_weights_
+import iss
+from iss.groups import zero_small_weights_
 from iss.ema import ExponentialMovingAverage
 from iss.models.bidaf import span_loss
 from iss.squad import SquadDataset, best_spans
@@ -90,8 +91,7 @@ def thresholded_parameters(model: torch.nn.Module, scope: str) -> list[torch.Ten
     if scope == "original":
         return [p for name, p in named if name.startswith(ORIGINAL_SCOPE_PREFIXES)]
     if scope == "groups":
-        names = {part.param for family in model.iss_families() for part in family.parts}
-        return [p for name, p in named if name in names]
+        return [p for p in iss.grouped_parameters(model) if p.requires_grad]
     raise ValueError(f"unknown threshold_scope {scope!r} (expected one of {THRESHOLD_SCOPES})")
 
 
@@ -164,7 +164,8 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
     seed_everything(cfg.seed)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
-    families = model.iss_families()
+    families = iss.components(model)
+    regularizer = iss.GroupLasso(model, cfg.lam, families)
     thresholded = thresholded_parameters(model, cfg.threshold_scope)
     ema = ExponentialMovingAverage(model, cfg.ema_decay)
     step, history, best = 0, [], -math.inf
@@ -191,7 +192,7 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
             zero_small_weights_(thresholded, cfg.zero_threshold)  # as the test does with loaded EMA weights
             answers = predict(model, valid_set, cfg.valid_batch_size, device, limit=cfg.valid_questions)
             result = score(valid_set, answers, limit=cfg.valid_questions)
-            sizes = surviving_sizes(removed_components(model, families))
+            sizes = iss.sizes(model, families)
             if cfg.keep_best and result["f1"] > best:
                 best = result["f1"]
                 save_atomic({name: t.detach().cpu() for name, t in model.state_dict().items()}, best_path)
@@ -224,7 +225,7 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
             raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1}; the last checkpoint is kept")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        penalty = add_group_lasso_grad_(model, families, cfg.lam)
+        penalty = regularizer.add_grad_()
         optimizer.step()
         zero_small_weights_(thresholded, cfg.zero_threshold)
         ema.update()

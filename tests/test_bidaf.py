@@ -5,9 +5,9 @@ import random
 import pytest
 import torch
 
-from iss.components import (GROUP_NORM_EPS, add_group_lasso_grad_, mask_removed_, removed_components, shrink,
-                            surviving_sizes)
-from iss.cost import build_on_meta, weight_count
+from iss.groups import (GROUP_NORM_EPS, add_group_lasso_grad_, mask_removed_, removed_components, surviving_sizes)
+from iss import shrink
+from iss.counting import build_on_meta, weight_count
 from iss.ema import ExponentialMovingAverage
 from iss.models.bidaf import FAMILIES, BiDAF, SquadBatch, _reversal_index, span_loss
 
@@ -302,7 +302,7 @@ def test_paper_variant_shrink_keeps_the_a1i_slot_and_is_exact_when_dead_g1_units
     for got, want in zip(logits(small, batch), logits(model, batch)):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     # shrinking again (keeping unit 0 of each direction) keeps the slot width and the survivors' places
-    again = shrink(small, {f: torch.arange(small.iss_sizes[f]) > 0 for f in FAMILIES})
+    again = shrink(small, removed={f: torch.arange(small.iss_sizes[f]) > 0 for f in FAMILIES})
     assert again.iss_sizes == {f: 1 for f in FAMILIES} and again.a1i_width == 2 * D
     assert again.a1i_placement.nonzero().tolist() == [[0, 0], [5, 1]]
 

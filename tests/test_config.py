@@ -78,7 +78,7 @@ def test_snakemake_dry_run_lists_the_table1_dag():
 
 def test_paper_scale_dag_and_geometry_without_training():
     """The paper scale runs the same rules; its models have the published geometry."""
-    from iss import cost, table1
+    from iss import counting, table1
     env_bin = Path(sys.executable).parent
     done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
                           capture_output=True, text=True)
@@ -87,8 +87,8 @@ def test_paper_scale_dag_and_geometry_without_training():
     config = load_config(overrides={"scale": "paper"})
     hidden = table1.row_hidden_sizes(config, "direct", Path("unused"), 1234)
     assert hidden == [373, 315]  # read from the paper file
-    model = cost.build_on_meta(table1.build_model, config, "baseline", table1.PAPER_VOCAB, [1500, 1500])
-    assert cost.weight_count(model) == 66_022_000
+    model = counting.build_on_meta(table1.build_model, config, "baseline", table1.PAPER_VOCAB, [1500, 1500])
+    assert counting.weight_count(model) == 66_022_000
     assert table1.train_config(config, "iss_a", 1234).schedule.lr_at(18) == pytest.approx(0.1)
 
 

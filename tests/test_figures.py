@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from iss.components import mask_removed_
+from iss.groups import mask_removed_
 from iss.figures import (downsample_strides, plot_lstm_sparsity, plot_training_curves, removed_stripes,
                          tf_kernel, write_table1_figures)
 from iss.models.lstm_lm import LSTMLanguageModel

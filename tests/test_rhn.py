@@ -5,9 +5,9 @@ import random
 import pytest
 import torch
 
-from iss.components import (GROUP_NORM_EPS, add_group_lasso_grad_, group_lasso_value, group_squared_norms,
-                            mask_removed_, removed_components, shrink)
-from iss.cost import build_on_meta, mult_adds_per_token, weight_count
+from iss.groups import (GROUP_NORM_EPS, add_group_lasso_grad_, group_lasso_value, group_squared_norms, mask_removed_, removed_components)
+from iss import shrink
+from iss.counting import build_on_meta, mult_adds_per_token, weight_count
 from iss.models.rhn import RHNLanguageModel
 
 

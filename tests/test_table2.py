@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iss import cost, table2
+from iss import counting, table2
 from iss.config import load_config, table2_rows, table2_seeds
 from iss.experiment import ExperimentError
 from iss.figures import write_table2_figures
@@ -41,8 +41,8 @@ def test_paper_scale_training_settings_and_geometry():
     assert (cfg.keep_best, cfg.threshold_scope, cfg.weight_decay, cfg.clip_norm) == (True, "groups", 1e-7, 10.0)
     assert (cfg.batch_size, cfg.num_steps, cfg.seed) == (20, 35, 3)
     assert cfg.schedule.lr_at(19) == pytest.approx(0.2) and cfg.schedule.lr_at(20) == pytest.approx(0.2 / 1.02)
-    model = cost.build_on_meta(table2.build_model, config, "baseline", table2.PAPER_VOCAB)
-    assert cost.weight_count(model) == 23_482_400  # 23.5M, spec 4.1
+    model = counting.build_on_meta(table2.build_model, config, "baseline", table2.PAPER_VOCAB)
+    assert counting.weight_count(model) == 23_482_400  # 23.5M, spec 4.1
     assert table2.paper_widths() == {"baseline": 830, "lambda_0.004": 726, "lambda_0.005": 517,
                                      "lambda_0.006": 403, "lambda_0.007": 328}
 

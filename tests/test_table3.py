@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from iss import cost, squad_metric, table3, train_bidaf
-from iss.components import removed_components
+from iss import counting, squad_metric, table3, train_bidaf
+from iss.groups import removed_components
 from iss.config import ConfigError, load_config
 from iss.data import DataError
 from iss.experiment import load_model
@@ -216,12 +216,12 @@ def test_paper_sizes_reproduce_the_published_weight_counts():
     sizes = table3.paper_sizes()
     assert sizes["baseline"] == {f: 100 for f in FAMILIES}
     assert list(sizes["iss_2"].values()) == [51, 33, 42, 58, 37, 26]
-    counts = {row: cost.weight_count(table3.paper_model(s)) for row, s in sizes.items()}
+    counts = {row: counting.weight_count(table3.paper_model(s)) for row, s in sizes.items()}
     assert counts["baseline"] == 2_690_003
     published = {"baseline": 2.69e6, "iss_1": 2.29e6, "iss_2": 1.17e6, "iss_3": 0.95e6, "iss_4": 0.88e6}
     for row, paper in published.items():
         assert abs(counts[row] - paper) < 0.01e6, (row, counts[row])
-    exact = {row: cost.weight_count(table3.paper_model(s, "exact")) for row, s in sizes.items()}
+    exact = {row: counting.weight_count(table3.paper_model(s, "exact")) for row, s in sizes.items()}
     assert all(exact[row] < counts[row] for row in sizes if row != "baseline")
 
 
@@ -251,7 +251,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
         metrics = table3.evaluate_row(config, row, results)
         assert 0 <= metrics["em"] <= 100 and 0 <= metrics["f1"] <= 100 and metrics["eval_questions"] == 12
         assert set(metrics["iss_sizes"]) == set(FAMILIES) and metrics["weights"] > 0
-        assert metrics["weights"] == cost.weight_count(load_model(results / "smoke" / "table3" / row / "compact.pt",
+        assert metrics["weights"] == counting.weight_count(load_model(results / "smoke" / "table3" / row / "compact.pt",
                                                                   "cpu")[0])
         predictions = json.loads((results / "smoke" / "table3" / row / "predictions.json").read_text())
         assert len(predictions) == 12
@@ -287,7 +287,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
 
 @pytest.mark.parametrize("variant", ["exact", "paper"])
 def test_evaluation_shrinks_removed_units_and_checks_the_exact_variant(tiny, variant):
-    from iss.components import mask_removed_
+    from iss.groups import mask_removed_
     from iss.experiment import save_model
     config, results = tiny
     config["scales"]["smoke"]["table3"]["iss_variant"] = variant

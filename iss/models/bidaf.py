@@ -73,7 +73,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from iss.components import Family, Slice
+from iss.groups import Family, Slice
 
 GATES = 4  # PyTorch gate order in weight rows: i, f, g, o
 FORGET_BLOCK = 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from iss.components import Family, Slice
+from iss.groups import Family, Slice
 
 GATES = 4  # PyTorch gate order in weight rows: i, f, g, o
 FORGET_BLOCK = 1

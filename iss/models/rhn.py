@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from iss.components import Family, Slice
+from iss.groups import Family, Slice
 
 DROPOUT_KEYS = ("x", "i", "h", "o")
 

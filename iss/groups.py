@@ -126,6 +126,25 @@ def group_squared_norms(model: nn.Module, families: list[Family],
     return norms
 
 
+def group_lasso(model: nn.Module, families: list[Family], lam: float) -> torch.Tensor:
+    """lambda * sum_k sqrt(||w_k||^2 + eps) as a differentiable 0-dim tensor (the autograd path;
+    training uses the faster in-place ``add_group_lasso_grad_``, which computes the same gradient)."""
+    params = _parameters_by_name(model, families)
+    value = None
+    for family in families:
+        squares = None
+        for part in family.parts:
+            weight = params[part.param]
+            per_index = weight.square() if weight.dim() == 1 else weight.square().sum(1 - part.dim)
+            term = per_index[part.indices(family.size).to(weight.device)].sum(0)
+            squares = term if squares is None else squares + term
+        family_value = (squares + GROUP_NORM_EPS).sqrt().sum()
+        value = family_value if value is None else value + family_value
+    if value is None:
+        return torch.zeros(())
+    return lam * value
+
+
 def group_lasso_value(model: nn.Module, families: list[Family], lam: float) -> float:
     """lambda * sum_k sqrt(||w_k||^2 + eps), no normalisation by group size (spec 1.5)."""
     norms = group_squared_norms(model, families)
@@ -263,25 +282,3 @@ def shrunk_state_dict(model: nn.Module, families: list[Family],
                 tensor = tensor.index_select(dim, torch.tensor(keep, dtype=torch.long, device=tensor.device))
         shrunk[name] = tensor.detach().clone()
     return shrunk
-
-
-def shrink(model: nn.Module, removed: dict[str, torch.Tensor] | None = None) -> nn.Module:
-    """Build the smaller dense model from the surviving weights.
-
-    The model must provide ``iss_families()`` (its component description) and
-    ``resized(sizes: dict[family name, int])`` (a fresh model of another geometry).
-    With ``removed=None`` the removed components are detected with the strict rule.
-    """
-    families = model.iss_families()
-    if removed is None:
-        removed = removed_components(model, families)
-    small = model.resized(surviving_sizes(removed))
-    state = shrunk_state_dict(model, families, removed)
-    expected = small.state_dict()
-    for name, tensor in state.items():
-        if expected[name].shape != tensor.shape:
-            raise ValueError(f"shrink: {name} has shape {tuple(tensor.shape)} after cutting, but the "
-                             f"smaller model expects {tuple(expected[name].shape)}; the ISS description "
-                             f"of {type(model).__name__} and its resized() disagree")
-    small.load_state_dict(state)
-    return small.to(next(model.parameters()).device).train(model.training)

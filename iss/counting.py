@@ -1,7 +1,7 @@
 """Weight counts and multiply-adds from a model's geometry (spec 4.1).
 
 Counts come from the parameters a model actually has, so they stay right for any
-architecture that follows the conventions of ``iss.models``:
+architecture that follows the conventions of ``iss.models`` or is built from standard modules:
 - weight #: every trainable parameter (frozen constants such as the LSTM forget-bias
   vector are not weights of the TF original either);
 - mult-adds per token: every trainable matrix used in a matrix multiply contributes its
@@ -22,8 +22,17 @@ def weight_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def lookup_parameters(model: nn.Module) -> tuple[str, ...]:
+    """Parameters read as lookup tables (no multiply-adds): what the model declares in
+    ``lookup_parameters``, else the weights of its nn.Embedding / nn.EmbeddingBag modules."""
+    if hasattr(model, "lookup_parameters"):
+        return tuple(model.lookup_parameters)
+    return tuple(f"{name}.weight" if name else "weight" for name, module in model.named_modules()
+                 if isinstance(module, (nn.Embedding, nn.EmbeddingBag)))
+
+
 def mult_adds_per_token(model: nn.Module, with_bias: bool = True) -> int:
-    lookup = set(getattr(model, "lookup_parameters", ()))
+    lookup = set(lookup_parameters(model))
     total = 0
     for name, p in model.named_parameters():
         if not p.requires_grad or name in lookup:

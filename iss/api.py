@@ -1,0 +1,172 @@
+"""The public ISS API (re-exported by ``iss``): derive, penalise, threshold, count, shrink, cost.
+
+Every function takes the model and, optionally, its ``families`` (the list returned by
+:func:`components`; pass it to skip re-deriving it on every call inside a training loop).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from iss import groups as _core
+from iss import counting as _cost
+from iss.groups import Family
+from iss.consumers import ConsumerNotFound, trace_readers
+from iss.lstm_families import check_supported, declared_readers, lstm_families, shrink_modules
+
+
+def components(model: nn.Module, consumers: dict | None = None, lstms: list[str] | None = None) -> list[Family]:
+    """The ISS components of ``model``: one :class:`iss.Family` per LSTM layer and direction.
+
+    A model that describes itself (a method ``iss_families()``, as the paper's three models do) gets
+    its own description. Otherwise every ``nn.LSTM`` (or the ones named in ``lstms``) gets one family
+    per layer and direction ("lstm.l0", "lstm.l0_reverse", ...; layout in ``iss.lstm_families``).
+    What reads each LSTM's top-layer output is found by tracing ``forward`` (``iss.consumers``), or
+    taken from ``consumers``: ``{"lstm": "head"}`` (an nn.Linear or nn.LSTM reading it from input
+    column 0), ``{"lstm": iss.Consumer("head", offset=16)}``, a list of those, or ``{"lstm": None}``
+    when the output leaves the model (shrink then narrows it). Raises :class:`ConsumerNotFound`
+    naming the LSTM and this call when neither works, and :class:`NotSupported` for nn.GRU / nn.RNN
+    or ``proj_size > 0``.
+    """
+    if consumers is None and lstms is None and hasattr(model, "iss_families"):
+        return model.iss_families()
+    modules = dict(model.named_modules())
+    consumers = dict(consumers or {})
+    selected = _selected_lstms(model, modules, lstms)
+    unknown = sorted(set(consumers) - set(selected))
+    if unknown:
+        raise KeyError(f"consumers names {unknown}, which are not ISS LSTMs of {type(model).__name__} "
+                       f"(its nn.LSTM modules: {sorted(selected) or 'none'})")
+    readers = {}
+    for name, declared in consumers.items():
+        readers.update(declared_readers(name, selected[name], declared))
+    to_trace = {name: lstm for name, lstm in selected.items() if name not in consumers}
+    if to_trace:
+        readers.update(trace_readers(model, to_trace))
+    return [family for name in selected for family in lstm_families(modules, name, readers)]
+
+
+def _selected_lstms(model: nn.Module, modules: dict[str, nn.Module], names: list[str] | None) -> dict[str, nn.LSTM]:
+    if names is not None:
+        missing = [n for n in names if n not in modules]
+        if missing:
+            raise KeyError(f"lstms names {missing}, which {type(model).__name__} does not have")
+        for name in names:
+            check_supported(name, modules[name])
+            if not isinstance(modules[name], nn.LSTM):
+                raise TypeError(f"lstms: {name!r} is a {type(modules[name]).__name__}, not an nn.LSTM")
+        return {name: modules[name] for name in names}
+    selected = {name: m for name, m in modules.items() if isinstance(m, nn.LSTM)}
+    for name, module in selected.items():
+        check_supported(name, module)
+    if not selected:
+        others = [f"{type(m).__name__} {n!r}" for n, m in modules.items() if isinstance(m, (nn.GRU, nn.RNN))]
+        raise ValueError(f"{type(model).__name__} has no nn.LSTM" +
+                         (f"; {', '.join(others)} not supported (only nn.LSTM is)" if others else ""))
+    return selected
+
+
+class GroupLasso:
+    """lambda * sum over ISS components of sqrt(||w_k||^2 + 1e-8): the structured penalty.
+
+    The loss it is added to should be summed over the unrolled steps, as the original code did, for
+    lambda to have the paper's scale. Two equivalent ways to use it:
+
+        loss = data_loss + reg()          # autograd (simple, any optimiser)
+        loss.backward()
+
+        loss.backward(); reg.add_grad_()  # in-place sub-gradient after backward (fast path, a few %
+                                          # over plain training); clip and step afterwards
+    """
+
+    def __init__(self, model: nn.Module, lam: float, families: list[Family] | None = None):
+        if lam < 0:
+            raise ValueError(f"GroupLasso: lambda must be >= 0, got {lam}")
+        self.model, self.lam = model, lam
+        self.families = components(model) if families is None else families
+
+    def __call__(self) -> torch.Tensor:
+        return _core.group_lasso(self.model, self.families, self.lam)
+
+    def add_grad_(self):
+        """Add the penalty's sub-gradient to every ``.grad`` in place; return the penalty value."""
+        return _core.add_group_lasso_grad_(self.model, self.families, self.lam)
+
+    @torch.no_grad()
+    def norms(self) -> dict[str, torch.Tensor]:
+        """{family: ||w_k|| per component} (crossings counted twice, as in the penalty)."""
+        return {n: sq.sqrt() for n, sq in _core.group_squared_norms(self.model, self.families).items()}
+
+
+def grouped_parameters(model: nn.Module, families: list[Family] | None = None) -> list[torch.Tensor]:
+    """The parameters that hold some ISS component's penalised weights."""
+    families = components(model) if families is None else families
+    names = {part.param for family in families for part in family.parts}
+    return [p for name, p in model.named_parameters() if name in names]
+
+
+def zero_small_(model: nn.Module, threshold: float, families: list[Family] | None = None,
+                scope: str = "groups") -> None:
+    """Set every weight with |w| <= threshold to exactly zero (after each optimiser step), so that
+    group Lasso's small weights become whole removed units. ``scope``: "groups" (the weights of
+    the ISS components, the default) or "all" (every trainable parameter)."""
+    if scope == "all":
+        targets = [p for p in model.parameters() if p.requires_grad]
+    elif scope == "groups":
+        targets = grouped_parameters(model, families)
+    else:
+        raise ValueError(f"zero_small_: scope must be 'groups' or 'all', got {scope!r}")
+    _core.zero_small_weights_(targets, threshold)
+
+
+def removed(model: nn.Module, families: list[Family] | None = None) -> dict[str, torch.Tensor]:
+    """{family: bool [size]}: True where every weight of the component is exactly zero."""
+    return _core.removed_components(model, components(model) if families is None else families)
+
+
+def sizes(model: nn.Module, families: list[Family] | None = None) -> dict[str, int]:
+    """{family: surviving units}."""
+    return _core.surviving_sizes(removed(model, families))
+
+
+def shrink(model: nn.Module, families: list[Family] | None = None,
+           removed: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """The compact model: same class, smaller ``nn.LSTM``s and reading ``nn.Linear``s, the surviving
+    weights copied in; in eval mode its outputs equal the large model's with the removed components
+    zeroed. ``removed`` defaults to the strict rule (every weight of the component exactly zero).
+
+    A model with its own ``iss_families()`` must also provide ``resized(sizes)`` (a fresh model of
+    the smaller geometry); others are rebuilt module by module (``iss.lstm_families``), which assumes
+    ``forward`` reads sizes from its modules (``self.lstm.hidden_size``), not from stored copies."""
+    families = components(model) if families is None else families
+    if removed is None:
+        removed = _core.removed_components(model, families)
+    if hasattr(model, "resized"):
+        compact = model.resized(_core.surviving_sizes(removed))
+        state = _core.shrunk_state_dict(model, families, removed)
+        expected = compact.state_dict()
+        for name, tensor in state.items():
+            if expected[name].shape != tensor.shape:
+                raise ValueError(f"shrink: {name} has shape {tuple(tensor.shape)} after cutting, but the smaller "
+                                 f"model expects {tuple(expected[name].shape)}; the ISS description of "
+                                 f"{type(model).__name__} and its resized() disagree")
+        compact.load_state_dict(state)
+    else:
+        compact = shrink_modules(model, families, removed)
+    return compact.to(next(model.parameters()).device).train(model.training)
+
+
+def cost(model: nn.Module, baseline: nn.Module | None = None) -> dict:
+    """Weights and multiply-adds per token (one per weight of every matrix used in a product;
+    embedding lookups are free). ``mult_adds_per_token`` also counts one add per bias element
+    (the paper's definition), ``mult_adds_per_token_gemm`` does not. With ``baseline``: the
+    reductions against it too."""
+    if baseline is not None:
+        return _cost.cost_summary(model, baseline)
+    return dict(weights=_cost.weight_count(model),
+                mult_adds_per_token=_cost.mult_adds_per_token(model, with_bias=True),
+                mult_adds_per_token_gemm=_cost.mult_adds_per_token(model, with_bias=False))
+
+
+__all__ = ["components", "GroupLasso", "zero_small_", "grouped_parameters", "removed", "sizes", "shrink",
+           "cost", "ConsumerNotFound"]

@@ -1,0 +1,193 @@
+"""ISS components of standard ``nn.LSTM`` modules, and the rebuild of a model with smaller ones.
+
+One family per (LSTM module, layer, direction), named like PyTorch's parameters:
+``"encoder.l0"``, ``"encoder.l0_reverse"``, ``"encoder.l1"``... Component k of layer l, direction d
+(h = hidden_size, D = 2 if bidirectional else 1, PyTorch gate order i, f, g, o):
+
+    weight_ih_l{l}{sfx}  [4h, n_in]  rows b*h + k, b = 0..3   (its four gates)
+    weight_hh_l{l}{sfx}  [4h, h]     rows b*h + k              (its four gates)
+                                     column k                  (h_{t-1}[k] re-entering)
+    next layer l+1, every direction: weight_ih_l{l+1}{sfx'} [4h, D*h], column d*h + k
+    top layer: each reader's input column offset + d*h + k    (nn.Linear.weight [out, in] or an
+                                                               nn.LSTM's weight_ih_l0 [4h', in])
+    followers (cut, not penalised): bias_ih / bias_hh rows b*h + k
+
+One ``nn.LSTM`` has a single hidden size for all its layers and directions. When ISS leaves them
+different numbers of units, the compact module keeps the largest number everywhere: the extra
+units are dead ones kept (all their weights are zero, so the outputs are unchanged). Give each
+layer its own single-layer ``nn.LSTM`` (as ``iss.models.lstm_lm`` does) to shrink layers
+independently.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from iss.groups import Family, Slice, shrunk_state_dict
+from iss.consumers import Consumer, FamilyKey, Reader
+
+GATES = 4  # PyTorch gate order in weight rows: i, f, g, o
+
+
+class NotSupported(TypeError):
+    """A recurrent module iss cannot shrink (nn.GRU, nn.RNN, nn.LSTM with proj_size > 0)."""
+
+
+def check_supported(name: str, module: nn.Module) -> None:
+    if isinstance(module, nn.LSTM) and module.proj_size > 0:
+        raise NotSupported(f"nn.LSTM {name!r} has proj_size={module.proj_size}: ISS of projected LSTMs is not "
+                           f"supported (the projection would be a second family per layer)")
+    if isinstance(module, (nn.GRU, nn.RNN)):
+        raise NotSupported(f"{type(module).__name__} {name!r}: only nn.LSTM is supported; describe other "
+                           f"recurrent modules with a model method iss_families() (see iss.groups)")
+
+
+def family_name(lstm: str, layer: int, direction: int) -> str:
+    prefix = f"{lstm}." if lstm else ""
+    return f"{prefix}l{layer}{'_reverse' if direction else ''}"
+
+
+def _param(module_name: str, attribute: str) -> str:
+    return f"{module_name}.{attribute}" if module_name else attribute
+
+
+def _suffix(direction: int) -> str:
+    return "_reverse" if direction else ""
+
+
+def _input_columns(modules: dict[str, nn.Module], reader: str, start: int) -> list[Slice]:
+    """The column slices of ``reader``'s input weights that start at column ``start``."""
+    module = modules[reader]
+    if isinstance(module, nn.Linear):
+        return [Slice(_param(reader, "weight"), dim=1, start=start)]
+    if isinstance(module, nn.LSTM):
+        return [Slice(_param(reader, f"weight_ih_l0{_suffix(d)}"), dim=1, start=start)
+                for d in range(2 if module.bidirectional else 1)]
+    raise TypeError(f"{reader!r} reads an ISS LSTM's output but is a {type(module).__name__}; "
+                    f"iss shrinks only nn.Linear and nn.LSTM readers")
+
+
+def lstm_families(modules: dict[str, nn.Module], name: str, readers: dict[FamilyKey, list[Reader]]) -> list[Family]:
+    """Families of the nn.LSTM ``name``; ``readers[(name, top layer, d)]`` lists who reads its output."""
+    lstm = modules[name]
+    check_supported(name, lstm)
+    h, layers, directions = lstm.hidden_size, lstm.num_layers, 2 if lstm.bidirectional else 1
+    gate_rows = dict(dim=0, blocks=GATES, block_stride=h)
+    families = []
+    for layer in range(layers):
+        for d in range(directions):
+            own = f"l{layer}{_suffix(d)}"
+            parts = [Slice(_param(name, f"weight_ih_{own}"), **gate_rows),
+                     Slice(_param(name, f"weight_hh_{own}"), **gate_rows),
+                     Slice(_param(name, f"weight_hh_{own}"), dim=1)]
+            if layer + 1 < layers:
+                parts += [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
+                          for e in range(directions)]
+            else:
+                for reader, start in readers.get((name, layer, d), []):
+                    parts += _input_columns(modules, reader, start)
+            followers = ([Slice(_param(name, f"bias_ih_{own}"), **gate_rows),
+                          Slice(_param(name, f"bias_hh_{own}"), **gate_rows)] if lstm.bias else [])
+            families.append(Family(family_name(name, layer, d), h, tuple(_unique(parts)), tuple(followers)))
+    return families
+
+
+def _unique(parts: list[Slice]) -> list[Slice]:
+    return list(dict.fromkeys(parts))  # a module called twice reads the same columns twice
+
+
+def declared_readers(lstm_name: str, lstm: nn.LSTM, declared) -> dict[FamilyKey, list[Reader]]:
+    """``consumers[name]`` as readers: None or [] (the output leaves the model), a module name, a
+    :class:`Consumer`, or a list of them. A declared reader reads [fwd h | bwd h] from its offset."""
+    if declared is None:
+        declared = []
+    if isinstance(declared, (str, Consumer)):
+        declared = [declared]
+    consumers = [Consumer(c) if isinstance(c, str) else c for c in declared]
+    if not all(isinstance(c, Consumer) for c in consumers):
+        raise TypeError(f"consumers[{lstm_name!r}] must be a module name, iss.Consumer, a list of them or None; "
+                        f"got {declared!r}")
+    top = lstm.num_layers - 1
+    return {(lstm_name, top, d): [(c.module, c.offset + d * lstm.hidden_size) for c in consumers]
+            for d in range(2 if lstm.bidirectional else 1)}
+
+
+def pad_to_one_size(modules: dict[str, nn.Module], families: list[Family],
+                    removed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep dead units so that every layer and direction of one nn.LSTM keeps the same number
+    (the largest): a single nn.LSTM has one hidden size. Returns the adjusted removal masks."""
+    by_lstm: dict[str, list[Family]] = {}
+    for family in families:
+        lstm = _owner(family)
+        if lstm is not None and isinstance(modules.get(lstm), nn.LSTM):
+            by_lstm.setdefault(lstm, []).append(family)
+    adjusted = dict(removed)
+    for group in by_lstm.values():
+        keep = max(int((~removed[f.name]).sum()) for f in group)
+        for family in group:
+            dead = removed[family.name].clone()
+            spare = int((~dead).sum())
+            for unit in dead.nonzero().flatten().tolist()[: keep - spare]:
+                dead[unit] = False
+            adjusted[family.name] = dead
+    return adjusted
+
+
+def _owner(family: Family) -> str | None:
+    """The nn.LSTM module a family's first part belongs to ("a.b.weight_ih_l0" -> "a.b")."""
+    param = family.parts[0].param
+    module, _, attribute = param.rpartition(".")
+    return module if attribute.startswith("weight_ih_l") else None
+
+
+def rebuilt(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A copy of ``model`` in which every nn.LSTM and nn.Linear whose weights changed shape is
+    replaced by one of the new shape, loaded with ``state``; everything else is unchanged."""
+    if isinstance(model, nn.LSTM):  # a bare nn.LSTM (its output leaves the "model")
+        compact = _resized_module("", model, state)
+        compact.load_state_dict(state)
+        return compact.train(model.training)
+    compact = copy.deepcopy(model)
+    for name, module in list(compact.named_modules()):
+        params = {n: p for n, p in module.named_parameters(recurse=False)}
+        if not any(state[_param(name, n)].shape != p.shape for n, p in params.items()):
+            continue
+        replacement = _resized_module(name, module, state)
+        for n, p in replacement.named_parameters(recurse=False):
+            p.requires_grad_(params[n].requires_grad)
+        _set_submodule(compact, name, replacement)
+    compact.load_state_dict(state)
+    for module in compact.modules():
+        if isinstance(module, nn.LSTM):
+            module.flatten_parameters()
+    return compact
+
+
+def _resized_module(name: str, module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    factory = dict(device=next(module.parameters()).device, dtype=next(module.parameters()).dtype)
+    if isinstance(module, nn.LSTM):
+        w_ih, w_hh = state[_param(name, "weight_ih_l0")], state[_param(name, "weight_hh_l0")]
+        return nn.LSTM(w_ih.shape[1], w_hh.shape[1], num_layers=module.num_layers, bias=module.bias,
+                       batch_first=module.batch_first, dropout=module.dropout,
+                       bidirectional=module.bidirectional, **factory)
+    if isinstance(module, nn.Linear):
+        weight = state[_param(name, "weight")]
+        return nn.Linear(weight.shape[1], weight.shape[0], bias=module.bias is not None, **factory)
+    raise TypeError(f"shrink: the weights of {name!r} ({type(module).__name__}) change shape, but iss rebuilds "
+                    f"only nn.LSTM and nn.Linear modules")
+
+
+def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, child, module)
+
+
+def shrink_modules(model: nn.Module, families: list[Family], removed: dict[str, torch.Tensor]) -> nn.Module:
+    """The compact copy of a model built from standard modules (no ``resized()`` of its own)."""
+    if not families:
+        return copy.deepcopy(model)
+    modules = dict(model.named_modules())
+    removed = pad_to_one_size(modules, families, removed)
+    return rebuilt(model, shrunk_state_dict(model, families, removed))
