@@ -19,7 +19,9 @@ def run(command, **kwargs):
 
 
 def test_wheel_installs_alone_and_runs_readme_example(tmp_path):
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)])
+    # sdist first, then the wheel from the unpacked sdist (python -m build's default): checks that
+    # the sdist is complete and leaves no build/ folder in the source tree.
+    run([sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(ROOT)])
     wheels = list((tmp_path / "dist").glob("iss-*.whl"))
     assert len(wheels) == 1, wheels
     import iss
