@@ -10,6 +10,8 @@
     iss time     --table table1|table2 --sizes learned|paper
     iss report   --table table1|table2        results/<table>.csv, reports/<table>.{md,tex}
     iss figures  --table table1|table2        reports/figures/*.{png,pdf}
+    iss time     --table table1 --sizes pareto  the trade-off sweep's compact models against the baseline
+    iss pareto                                results/<scale>/table1/pareto.csv, reports/figures/table1_pareto.*
     iss compare  [--no-fail]                  reports/comparison.md, results/comparison.csv; exit 1
                                               when a check that applies at this scale fails
     iss summary  [--pdf]                      reports/report.md and reports/report.tex: the page to open
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         _common(sub)
     timing = commands.add_parser("time", help="interleaved latency: baseline vs compact models")
     _table_row(timing, row=False)
-    timing.add_argument("--sizes", choices=["learned", "paper"], required=True)
+    timing.add_argument("--sizes", choices=["learned", "paper", "pareto"], required=True,
+                        help="learned: this run's table rows; paper: the paper's sizes; pareto: table1's sweep")
     _common(timing)
     report = commands.add_parser("report", help="write the table's csv, markdown and LaTeX")
     _table_row(report, row=False)
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="training curves and the ISS weight-sparsity picture")
     _table_row(figures, row=False)
     _common(figures)
+    _common(commands.add_parser("pareto", help="table1's trade-off: results/<scale>/table1/pareto.csv and "
+                                                "reports/figures/table1_pareto.{png,pdf}"))
     compare = commands.add_parser("compare", help="every reproduced number and claim against the paper")
     compare.add_argument("--no-fail", action="store_true",
                          help="write the comparison and exit 0 even when a check fails (the report rule)")
@@ -160,6 +165,11 @@ def run(args: argparse.Namespace) -> None:
         for path in paths:
             print(f"wrote {path}")
         return
+    if args.command == "pareto":
+        from iss import pareto
+        for path in pareto.build(config, args.results, args.reports):
+            print(f"wrote {path}")
+        return
     if args.command == "sparsity-speed":
         from iss import sparsity_speed
         if not args.plot_only:
@@ -181,7 +191,8 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "evaluate":
         table1.evaluate_row(config, args.row, seed, args.results)
     elif args.command == "time":
-        (table1.time_learned if args.sizes == "learned" else table1.time_paper_sizes)(config, args.results)
+        timers = dict(learned=table1.time_learned, paper=table1.time_paper_sizes, pareto=table1.time_pareto)
+        timers[args.sizes](config, args.results)
     elif args.command == "report":
         report_table1.build(config, args.results, args.reports)
     elif args.command == "figures":

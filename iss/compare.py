@@ -84,7 +84,9 @@ DEFAULT_CLAIMS_PATH = Path(__file__).resolve().parent.parent / "config" / "claim
 
 SETTINGS = ("this_run", "paper_sizes")
 REQUIRED_COLUMNS = ("scale", "setting", "row", "metric", "reproduced")
-STATUSES = ("pass", "fail", "n/a", "missing", "error")
+# "shown": a claim evaluated at a scale it lists under `shown_at`: its outcome is reported ("would
+# pass" / "would fail") but does not gate the run (margins there are known to be loose).
+STATUSES = ("pass", "fail", "shown", "n/a", "missing", "error")
 FAILING = ("fail", "error")
 
 # Result metrics that are not paper columns (a paper column's key is always a valid metric name);
@@ -514,6 +516,7 @@ class Claim:
     margin: str
     checks: tuple[Check, ...]
     note: str = ""
+    shown_at: tuple[str, ...] = ()  # scales where the outcome is shown, not gated
 
     def operands(self) -> list[Operand]:
         return list(dict.fromkeys(operand for check in self.checks for operand in check.operands()))
@@ -527,7 +530,7 @@ class Claim:
 
 # --- claims: loading and validation -----------------------------------------------------------
 
-_CLAIM_KEYS = {"id", "statement", "source", "scales", "margin", "check", "note"}
+_CLAIM_KEYS = {"id", "statement", "source", "scales", "shown_at", "margin", "check", "note"}
 _CLAIM_REQUIRED = ("id", "statement", "source", "scales", "margin", "check")
 _OPERAND_KEYS = ("table", "setting", "row", "metric")
 _CHECK_KEYS = {
@@ -593,7 +596,11 @@ class _ClaimsValidator(_Validator):
         scales = body["scales"]
         if not isinstance(scales, list) or not scales or any(scale not in SCALES for scale in scales):
             raise self.fail(f"{where}.scales", f"expected a non-empty list drawn from {list(SCALES)}, got {scales!r}")
-        checks = self.check(body["check"], f"{where}.check", tuple(scales))
+        shown_at = body.get("shown_at", [])
+        if not isinstance(shown_at, list) or any(scale not in SCALES or scale in scales for scale in shown_at):
+            raise self.fail(f"{where}.shown_at", f"expected a list of scales drawn from {list(SCALES)} and not in "
+                                                 f"`scales`, got {shown_at!r}")
+        checks = self.check(body["check"], f"{where}.check", tuple(scales) + tuple(shown_at))
         return Claim(
             id=claim_id,
             statement=self.text(body["statement"], f"{where}.statement"),
@@ -602,6 +609,7 @@ class _ClaimsValidator(_Validator):
             margin=self.text(body["margin"], f"{where}.margin"),
             checks=tuple(checks),
             note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+            shown_at=tuple(shown_at),
         )
 
     def check(self, body: Any, where: str, scales: tuple[str, ...]) -> list[Check]:
@@ -731,6 +739,9 @@ class ClaimResult:
 def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTables | None = None) -> ClaimResult:
     """Evaluate one claim on the results read (see the module docstring for the statuses)."""
     def result(status: str, message: str, scale: str | None = None, observed: str = "") -> ClaimResult:
+        if scale in claim.shown_at and status in ("pass", "fail"):
+            message = f"would {status} (shown at {scale}, not gated): {message}"
+            status = "shown"
         return ClaimResult(claim, scale, status, observed, claim.expectation(scale), message)
 
     tables = [results[name] for name in claim.tables()]
@@ -749,7 +760,7 @@ def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: Pap
         return result("n/a", "operands at different scales: " +
                       ", ".join(f"{name} at {scale}" for name, scale in scales.items()))
     scale = next(iter(scales.values()))
-    if scale not in claim.scales:
+    if scale not in claim.scales + claim.shown_at:
         return result("n/a", f"applies at {', '.join(claim.scales)}; results at {scale}", scale)
 
     def get(operand: Operand) -> float:
@@ -910,7 +921,8 @@ def render_comparison(comparison: Comparison) -> str:
     claims = pd.DataFrame([{
         "Claim": result.claim.id,
         "Statement": _one_line(result.claim.statement),
-        "Applies at": ", ".join(result.claim.scales),
+        "Applies at": ", ".join(result.claim.scales) + (f" (shown at {', '.join(result.claim.shown_at)})"
+                                                        if result.claim.shown_at else ""),
         "Reproduced": result.observed or MISSING,
         "Expectation": result.expectation,
         "Status": result.status,

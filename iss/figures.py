@@ -30,7 +30,7 @@ from torch import nn  # noqa: E402
 
 from iss.groups import removed_components  # noqa: E402
 from iss.experiment import load_model  # noqa: E402
-from iss.table1 import ROWS, TABLE  # noqa: E402
+from iss.table1_rows import TABLE  # noqa: E402
 
 FORMATS = ("png", "pdf")
 PNG_DPI = 150
@@ -41,7 +41,8 @@ GATE_NAMES = ("i", "f", "g", "o")  # PyTorch's order of the gate blocks in nn.LS
 LOG_SCALE_RATIO = 3.0  # perplexity axes go logarithmic when max/min exceeds this
 
 # Table 1 row names as a reader should see them (the paper has two ISS rows: two lambdas).
-ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS (a)", "iss_b": "ISS (b)", "direct": "direct design"}
+ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS (a)", "iss_b": "ISS (b)", "direct": "direct design",
+              "iss_a_from_baseline": "ISS (a) from baseline", "iss_b_from_baseline": "ISS (b) from baseline"}
 SPARSITY_ROW = "iss_a"  # the row whose weights the sparsity figure shows
 
 
@@ -336,9 +337,10 @@ def _require(path: Path, rule: str) -> Path:
 
 
 def _rows_present(table_dir: Path) -> list[str]:
-    """The Table 1 rows that have a folder; if none has, all of them (so the error names one)."""
-    present = [row for row in ROWS if (table_dir / row).is_dir()]
-    return present or list(ROWS)
+    """The table's rows (not the trade-off sweep's) that have a folder; if none has, all of them
+    (so the error names one)."""
+    present = [row for row in ROW_LABELS if (table_dir / row).is_dir()]
+    return present or list(ROW_LABELS)
 
 
 def _seed_dirs(row_dir: Path) -> list[Path]:
@@ -363,6 +365,11 @@ def write_table1_figures(results_scale_dir: Path, reports_dir: Path) -> list[Pat
     table_dir = results_scale_dir / TABLE
     scale = results_scale_dir.name
     histories = {row: _history_over_seeds(table_dir / row) for row in _rows_present(table_dir)}
+    # Rows started from the trained baseline continue its epochs: draw them after the baseline's.
+    if "baseline" in histories:
+        done = int(histories["baseline"].epoch.max())
+        for row in [r for r in histories if r.endswith("_from_baseline")]:
+            histories[row] = histories[row].assign(epoch=histories[row].epoch + done)
     sparsity_dir = _seed_dirs(table_dir / SPARSITY_ROW)[0]
     model, _ = load_model(_require(sparsity_dir / "model.pt", "table1_train"), "cpu")
     written = plot_training_curves(histories, ROW_LABELS, figures_dir / "table1_training_curves",

@@ -72,7 +72,7 @@ FIGURES: dict[str, str] = {
 PROVENANCE_PATTERNS = ("metrics.json", "timing_*.json", "sparsity_speed.json")
 SPARSITY_SPEED = "sparsity_speed.json"
 NOTABLE_STATUSES = ("fail", "error", "missing")  # comparison lines listed by name in the summary
-COMPARISON_STATUSES = ("pass", "fail", "n/a", "missing", "error")
+COMPARISON_STATUSES = ("pass", "fail", "shown", "n/a", "missing", "error")
 
 
 # ---- gathering ------------------------------------------------------------------------------------

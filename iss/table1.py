@@ -16,15 +16,13 @@ import torch
 
 from iss import counting
 from iss.config import scale_settings, table_seeds
-from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model, shrink_checked,
-                            time_models)
+from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
+                            shrink_checked, time_models)
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance, read_json, write_json_atomic
 from iss.tables import write_text_atomic
-from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
-
-ROWS = ("baseline", "iss_a", "iss_b", "direct")
-TABLE = "table1"
+from iss.table1_rows import TABLE, pareto_rows, row_settings, start_row, table_rows
+from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, tensor_digest, train
 
 
 def row_dir(results: Path, config: dict, row: str, seed: int) -> Path:
@@ -33,13 +31,6 @@ def row_dir(results: Path, config: dict, row: str, seed: int) -> Path:
 
 def seeds(config: dict) -> list[int]:
     return table_seeds(config, TABLE)
-
-
-def row_settings(config: dict, row: str) -> dict:
-    rows = scale_settings(config)[TABLE]["rows"]
-    if row not in rows:
-        raise KeyError(f"table1 has no row {row!r} at scale {config['scale']!r} (rows: {sorted(rows)})")
-    return rows[row]
 
 
 def row_hidden_sizes(config: dict, row: str, results: Path, seed: int) -> list[int]:
@@ -63,10 +54,10 @@ def build_model(config: dict, row: str, vocab_size: int, hidden: list[int]) -> L
                              keep_prob=row_settings(config, row)["keep_prob"], init_scale=table["init_scale"])
 
 
-def train_config(config: dict, row: str, seed: int) -> TrainConfig:
+def train_config(config: dict, row: str, seed: int, start: str = "scratch") -> TrainConfig:
     table = scale_settings(config)[TABLE]
     settings = row_settings(config, row)
-    return TrainConfig(epochs=table["epochs"], batch_size=table["batch_size"], num_steps=table["num_steps"],
+    return TrainConfig(epochs=settings.get("epochs", table["epochs"]), start=start, batch_size=table["batch_size"], num_steps=table["num_steps"],
                        schedule=Schedule(**settings["schedule"]), lam=settings["lambda"],
                        zero_threshold=settings["zero_threshold"], clip_norm=table["clip_norm"],
                        eval_batch_size=table["eval"]["batch_size"], eval_num_steps=table["eval"]["num_steps"],
@@ -82,13 +73,33 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
     hidden = row_hidden_sizes(config, row, results, seed)
     seed_everything(seed)  # the initial weights depend on the seed only
     model = build_model(config, row, len(corpus.vocab), hidden)
+    start = start_from_row(config, row, seed, results, model)
     print(f"[iss] table1/{row} seed {seed}: hidden {hidden}, vocabulary {len(corpus.vocab)}, "
-          f"{counting.weight_count(model):,} weights", flush=True)
-    result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
+          f"{counting.weight_count(model):,} weights, start: {start}", flush=True)
+    result = train(model, corpus, train_config(config, row, seed, start), out, device, restart=restart)
     history = result["history"]
     write_text_atomic(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
     save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
     return out / "model.pt"
+
+
+def start_from_row(config: dict, row: str, seed: int, results: Path, model: LSTMLanguageModel) -> str:
+    """Load the trained weights a row starts from (``iss_start: baseline``) into ``model``; return
+    the start's label for the checkpoint digest: "scratch", or "baseline@<weights hash>"."""
+    source_row = start_row(row_settings(config, row))
+    if source_row is None:
+        return "scratch"
+    source = row_dir(results, config, source_row, seed) / "model.pt"
+    if not source.is_file():
+        raise ExperimentError(f"table1/{row} starts from the trained {source_row} row, but {source} is missing: "
+                              f"train it first (snakemake {source})")
+    trained, _ = load_model(source, torch.device("cpu"))
+    try:
+        model.load_state_dict(trained.state_dict())
+    except RuntimeError as err:
+        raise ExperimentError(f"table1/{row}: cannot start from {source}: its geometry "
+                              f"{trained.geometry()} differs from this row's {model.geometry()} ({err})") from err
+    return f"{source_row}@{tensor_digest(*model.state_dict().values())}"
 
 
 def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
@@ -138,12 +149,20 @@ def paper_sizes() -> dict[str, list[int]]:
 
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run (first seed), baseline vs each row, on the CPU (latency as in the paper)."""
+    return _time_rows(config, results, table_rows(config), "timing_learned.json")
+
+
+def time_pareto(config: dict, results: Path) -> dict:
+    """The trade-off sweep's compact models against the baseline (first seed), as time_learned."""
+    return _time_rows(config, results, ["baseline", *pareto_rows(config)], "timing_pareto.json")
+
+
+def _time_rows(config: dict, results: Path, rows: list[str], name: str) -> dict:
     seed = seeds(config)[0]
     models = {row: load_model(row_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
-              for row in ROWS}
-    vocab = models["baseline"].vocab_size
-    report = time_models(config, models, vocab)
-    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)
+              for row in rows}
+    report = time_models(config, models, models["baseline"].vocab_size)
+    write_json_atomic(Path(results) / config["scale"] / TABLE / name, report)
     return report
 
 

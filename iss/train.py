@@ -81,6 +81,10 @@ class TrainConfig:
     # and threshold stay float32). Off by default: it changes the numerics the paper's numbers
     # were made with; turn it on only after checking a row stays within its tolerance.
     autocast_bf16: bool = False
+    # Where the initial weights came from: "scratch" (the seed's initialisation) or a label with a
+    # content hash of the weights it started from, so a checkpoint never resumes a run that started
+    # elsewhere.
+    start: str = "scratch"
     eval_batch_size: int = 10
     eval_num_steps: int = 35
     seed: int = 1234
@@ -98,7 +102,8 @@ class TrainConfig:
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:
-    """Content hash of token streams (so a checkpoint is never resumed on other data)."""
+    """Content hash of tensors: token streams, starting weights (a checkpoint is never resumed on
+    other data or from another start)."""
     h = hashlib.sha256()
     for t in tensors:
         h.update(t.detach().cpu().contiguous().numpy().tobytes())

@@ -398,7 +398,9 @@ def test_claims_file_parses_and_names_exist(paper):
             assert operand.setting in compare.SETTINGS, (c.id, operand)
     by_id = {c.id: c for c in claims}
     # Measured the opposite at smoke and mid: the direct-design claim applies at paper scale only.
-    assert by_id["direct_design_worse_than_iss"].scales == ("paper",)
+    # answered where it can be: gated at mid and paper, its smoke outcome shown
+    claim_scales = by_id["direct_design_worse_than_iss"]
+    assert (claim_scales.scales, claim_scales.shown_at) == (("mid", "paper"), ("smoke",))
     assert "paraphrase" in by_id["iss_keeps_perplexity"].statement
 
 
@@ -407,7 +409,9 @@ def test_project_claims_on_measured_smoke_and_mid_numbers(tmp_path, paper):
     write_results(smoke, "table1", table1_lines("smoke", SMOKE_PPL, SMOKE_SIZES))
     claims = claims_by_id(compare.compare(smoke, paper=paper))
     assert claims["iss_keeps_perplexity"].status == "pass", claims["iss_keeps_perplexity"].message
-    assert claims["direct_design_worse_than_iss"].status == "n/a"
+    # smoke's direct design beats ISS (the measured opposite of the paper): shown, not gated
+    direct = claims["direct_design_worse_than_iss"]
+    assert direct.status == "shown" and direct.message.startswith("would fail"), direct.message
     assert claims["compact_model_faster"].status == "pass"
     assert claims["rhn_width_falls_with_lambda"].status == "missing"
     assert claims["bidaf_scores_fall_gradually"].message == f"{smoke / 'table3.csv'} not found"
@@ -418,6 +422,7 @@ def test_project_claims_on_measured_smoke_and_mid_numbers(tmp_path, paper):
     claims = claims_by_id(compare.compare(mid, paper=paper))
     assert claims["iss_keeps_perplexity"].status == "fail"
     assert claims["compact_model_faster"].status == "pass"
+    assert claims["direct_design_worse_than_iss"].status == "fail"  # gated at mid: 135.77 < 153.59 + 1
 
 
 # --- claims file validation -------------------------------------------------------------------
@@ -459,7 +464,7 @@ def test_run_writes_reports_and_exit_code(tmp_path, capsys):
     write_results(results, "table1", table1_lines("smoke", SMOKE_PPL, SMOKE_SIZES))
     assert compare.run(results, reports) == 0
     text = (reports / "comparison.md").read_text(encoding="utf-8")
-    assert "**Summary.** Claims: 2 pass, 0 fail, 1 n/a, 3 missing, 0 error." in text
+    assert "**Summary.** Claims: 2 pass, 0 fail, 1 shown, 0 n/a, 3 missing, 0 error." in text
     assert "| iss_keeps_perplexity" in text and "## Cells" in text
     assert "| table1  | smoke   | paper_sizes | iss_a" in text
     assert "0.571M" not in text  # this_run weights are not in this synthetic file
@@ -540,3 +545,20 @@ def test_cli_compare_exit_codes(tmp_path):
     (reports / "comparison.md").unlink()
     assert main(["--results", str(results), "--reports", str(reports), "compare", "--check-only"]) == 1
     assert not (reports / "comparison.md").exists()  # the gate writes nothing
+
+
+def test_claim_shown_at_a_scale_reports_its_outcome_without_gating(tmp_path, paper):
+    check = {"kind": "relation", "table": "table1", "setting": "this_run", "op": ">", "offset": 2.0,
+             "left": {"row": "direct", "metric": "perplexity_valid"},
+             "right": {"row": "iss_a", "metric": "perplexity_valid"}}
+    write_results(tmp_path, "table1", [("smoke", "this_run", "direct", "perplexity_valid", 67.0, ""),
+                                       ("smoke", "this_run", "iss_a", "perplexity_valid", 73.4, "")])
+    body = {**claim(check, ["mid", "paper"]), "shown_at": ["smoke"]}
+    claims = load_claims(write_claims(tmp_path / "claims.yaml", [body]), paper)
+    comparison = compare.compare(tmp_path, paper=paper, claims=claims)
+    (result,) = comparison.claims
+    assert result.status == "shown"
+    assert result.message.startswith("would fail (shown at smoke, not gated)") and "67" in result.message
+    assert comparison.exit_code == 0
+    with pytest.raises(Exception, match="shown_at"):
+        load_claims(write_claims(tmp_path / "bad.yaml", [{**body, "shown_at": ["mid"]}]), paper)

@@ -16,7 +16,12 @@ def test_shipped_config_is_valid_at_every_scale():
     config = load_config()
     assert config["scale"] == "smoke"
     for scale in ("smoke", "mid", "paper"):
-        assert set(scale_settings(config, scale)["table1"]["rows"]) == {"baseline", "iss_a", "iss_b", "direct"}
+        rows = set(scale_settings(config, scale)["table1"]["rows"])
+        assert {"baseline", "iss_a", "iss_b", "direct"} <= rows
+        # rows that start ISS from the trained baseline, where configured
+        assert rows - {"baseline", "iss_a", "iss_b", "direct"} <= {"iss_a_from_baseline", "iss_b_from_baseline"}
+    assert "iss_a_from_baseline" in scale_settings(config, "smoke")["table1"]["rows"]
+    assert {"iss_a_from_baseline", "iss_b_from_baseline"} <= set(scale_settings(config, "mid")["table1"]["rows"])
     paper = scale_settings(config, "paper")["table1"]
     assert (paper["hidden_size"], paper["embedding_size"], paper["epochs"], paper["num_steps"]) == (1500, 1500, 55, 35)
     assert paper["rows"]["baseline"]["keep_prob"] == 0.35 and paper["rows"]["direct"]["hidden_from"] == "paper"

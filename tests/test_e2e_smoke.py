@@ -5,11 +5,13 @@ are), then checks the report's shape and the paper's claims that must hold at an
 ISS removes units while keeping perplexity close to the baseline; geometry at the paper's
 sizes reproduces the published weight counts and mult-add reductions exactly.
 """
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,11 +32,15 @@ def smoke_run(tmp_path_factory):
     # The jobs run in the scratch folder: a relative mirror path must be resolved from here.
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))
-    done = subprocess.run(["snakemake", "--cores", "2", "--quiet", "rules"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=3000)
-    if done.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "results").rglob("*.log")))
-        pytest.fail(f"snakemake failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}\n{logs}")
+    # The default target (the tables), then the trade-off sweep on top of it (its own target).
+    for targets in ([], ["table1_pareto"]):
+        started = time.monotonic()
+        done = subprocess.run(["snakemake", "--cores", "2", "--quiet", "rules", *targets], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=3000)
+        if done.returncode != 0:
+            logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "results").rglob("*.log")))
+            pytest.fail(f"snakemake {' '.join(targets)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}\n{logs}")
+        print(f"snakemake {' '.join(targets) or 'all'}: {time.monotonic() - started:.0f} s")
     return work
 
 
@@ -64,6 +70,35 @@ def test_iss_removes_units_and_keeps_perplexity_close(smoke_run):
     # the direct design trains exactly the sizes ISS learned in row iss_a
     assert run[("direct", "iss_1st")] == run[("iss_a", "iss_1st")]
     assert run[("direct", "iss_2nd")] == run[("iss_a", "iss_2nd")]
+
+
+def test_iss_from_baseline_row_is_labelled_and_starts_from_the_baseline(smoke_run):
+    md = (smoke_run / "reports" / "table1.md").read_text()
+    assert "| ISS from baseline " in md and "ISS from baseline: the trained baseline" in md
+    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    started = frame[(frame.row == "iss_a_from_baseline") & (frame.setting == "this_run")]
+    # shown beside the paper's ISS row, never checked against it
+    assert started.paper_column.isna().all() and started[started.metric == "perplexity_valid"].paper.notna().all()
+    log = (smoke_run / "results" / "smoke" / "logs" / "table1_train_iss_a_from_baseline_seed1234.log").read_text()
+    assert "start: baseline@" in log
+
+
+def test_pareto_figure_is_drawn_from_the_results_files(smoke_run):
+    table_dir = smoke_run / "results" / "smoke" / "table1"
+    frame = pd.read_csv(table_dir / "pareto.csv")
+    assert set(frame.kind) == {"baseline", "iss_scratch", "iss_baseline", "direct"}
+    assert {"sweep", "table"} == set(frame.source)
+    for _, line in frame.iterrows():
+        metrics = json.loads((table_dir / line.row / f"seed{line.seed}" / "metrics.json").read_text())
+        assert line.perplexity_valid == metrics["perplexity_valid"] and line.weights == metrics["weights"]
+    # every sweep row has its direct design at the sizes it learned
+    sweep = frame[frame.source == "sweep"].set_index("row")
+    for row in sweep.index[sweep.kind != "direct"]:
+        direct = sweep.loc[row.replace("pareto_", "pareto_direct_")]
+        assert (direct.iss_1st, direct.iss_2nd) == (sweep.loc[row].iss_1st, sweep.loc[row].iss_2nd)
+    assert frame.speedup.notna().sum() >= len(sweep)
+    for ext in ("png", "pdf"):
+        assert (smoke_run / "reports" / "figures" / f"table1_pareto.{ext}").stat().st_size > 1000
 
 
 def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):
@@ -174,4 +209,5 @@ def test_adding_a_seed_or_a_lambda_runs_only_the_new_jobs(smoke_run):
     assert trained, out[-3000:]
     # Seed 1235 of every row, and the new lambda at seed 1234: nothing that already finished.
     assert all("seed=1235" in job or "row=lambda_0.02," in job for job in trained), trained
-    assert len(trained) == 4 + 6 + 1
+    # Table 1: its five smoke rows at seed 1235 (the sweep is not part of the default target).
+    assert len(trained) == 5 + 6 + 1

@@ -84,7 +84,8 @@ def test_local_profile_dry_run(workdir):
     assert code == 0, out
     assert "This was a dry-run" in out
     counts = job_counts(out)
-    assert counts["table1_train"] == 4 and counts["table1_evaluate"] == 4 and counts["table1_report"] == 1
+    # smoke's five Table 1 rows (four of the paper's, one ISS from the trained baseline)
+    assert counts["table1_train"] == 5 and counts["table1_evaluate"] == 5 and counts["table1_report"] == 1
     assert counts["all"] == 1
 
 
@@ -95,7 +96,8 @@ def test_slurm_profile_dry_run(workdir):
     assert code == 0, out
     assert "This was a dry-run" in out
     counts = job_counts(out)
-    assert counts["table1_train"] == 4 and counts["table1_evaluate"] == 4 and counts["table1_report"] == 1
+    # smoke's five Table 1 rows (four of the paper's, one ISS from the trained baseline)
+    assert counts["table1_train"] == 5 and counts["table1_evaluate"] == 5 and counts["table1_report"] == 1
     # The profile's defaults reach the jobs that set nothing themselves.
     assert "mem_mb=4000" in out and "runtime=60" in out
 

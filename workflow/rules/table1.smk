@@ -1,9 +1,12 @@
-# Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design); each
-# row once per seed in config `table1.seeds` (default: the runtime seed).
+# Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design) and,
+# where configured, iss_a/b_from_baseline (ISS started from the trained baseline); each row once per
+# seed in config `table1.seeds` (default: the runtime seed). Target table1_pareto: the trade-off sweep.
 from iss.config import table_seeds
+from iss.table1_rows import all_rows, pareto_rows, start_row
 
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
+TABLE1_PARETO_ROWS = list(pareto_rows(config))
 TABLE1_SEEDS = table_seeds(config, "table1")
 TABLE1_RUN = f"{RESULTS}/table1/{{row}}/seed{{seed}}"
 
@@ -11,23 +14,30 @@ TABLE1_RUN = f"{RESULTS}/table1/{{row}}/seed{{seed}}"
 def row_settings(wildcards):
     """Everything in the config that decides one row's result: a change reruns that row."""
     settings = config["scales"][SCALE]
-    table = {k: v for k, v in settings["table1"].items() if k not in ("rows", "seeds")}
+    table = {k: v for k, v in settings["table1"].items() if k not in ("rows", "seeds", "pareto")}
     runtime = (config["runtime"]["seed"], config["runtime"].get("precision"))
-    return repr((settings["ptb"], table, settings["table1"]["rows"][wildcards.row], runtime))
+    return repr((settings["ptb"], table, all_rows(config)[wildcards.row], runtime))
 
 
 def sizes_source(wildcards):
     """The direct design trains the sizes another row learned, or the paper's (config `hidden_from`)."""
-    source = config["scales"][SCALE]["table1"]["rows"][wildcards.row].get("hidden_from")
+    source = all_rows(config)[wildcards.row].get("hidden_from")
     if source is None:
         return []
     return [PAPER_TABLES] if source == "paper" else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/metrics.json"]
+
+
+def start_source(wildcards):
+    """A row with `iss_start: baseline` starts from the trained baseline of the same seed."""
+    source = start_row(all_rows(config)[wildcards.row])
+    return [] if source is None else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/model.pt"]
 
 
 rule table1_train:
     input:
         PTB,
         sizes_source,
+        start_source,
     output:
         model=f"{TABLE1_RUN}/model.pt",
         history=f"{TABLE1_RUN}/history.csv",
@@ -121,3 +131,37 @@ rule table1_figures:
         f"{RESULTS}/logs/table1_figures.log",
     shell:
         "{ISS} figures --table table1 > {log} 2>&1"
+
+
+# The trade-off sweep (config `table1.pareto`): not part of `all`; `snakemake table1_pareto`.
+rule table1_time_pareto:
+    input:
+        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/compact.pt", row=["baseline", *TABLE1_PARETO_ROWS]),
+    output:
+        f"{RESULTS}/table1/timing_pareto.json",
+    params:
+        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
+    log:
+        f"{RESULTS}/logs/table1_time_pareto.log",
+    threads: workflow.cores
+    resources:
+        **JOB_RESOURCES.get("timing", {}),
+    shell:
+        "{ISS} time --table table1 --sizes pareto > {log} 2>&1"
+
+
+rule table1_pareto:
+    input:
+        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
+        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/metrics.json", row=TABLE1_PARETO_ROWS),
+        rules.table1_time_learned.output,
+        rules.table1_time_pareto.output,
+        PAPER_TABLES,
+    output:
+        csv=f"{RESULTS}/table1/pareto.csv",
+        figures=[report("reports/figures/table1_pareto.png", category="Figures", caption="../report/table1_pareto.rst"),
+                 "reports/figures/table1_pareto.pdf"],
+    log:
+        f"{RESULTS}/logs/table1_pareto.log",
+    shell:
+        "{ISS} pareto > {log} 2>&1"
