@@ -9,39 +9,6 @@ TABLE3_ROWS = table3_rows(config)
 TABLE3_DIR = f"{RESULTS}/table3"
 TABLE3_DATA = f"{TABLE3_DIR}/data"
 TABLE3_FILES = data_files(config)
-DATA_DIR = config["data"]["dir"]
-
-
-wildcard_constraints:
-    glove_dim="[0-9]+",
-
-
-rule fetch_squad_dev:
-    output:
-        f"{DATA_DIR}/squad/dev-v1.1.json",
-    log:
-        f"{RESULTS}/logs/fetch_squad_dev.log",
-    shell:
-        "{ISS} fetch-data squad --file dev-v1.1.json > {log} 2>&1"
-
-
-# Not in the sha256 registry: from table3.data.train_file or the mirror, md5-checked (paper scale).
-rule fetch_squad_train:
-    output:
-        f"{DATA_DIR}/squad/train-v1.1.json",
-    log:
-        f"{RESULTS}/logs/fetch_squad_train.log",
-    shell:
-        "{ISS} fetch-data squad --file train-v1.1.json > {log} 2>&1 || (cat {log}; exit 1)"
-
-
-rule fetch_glove:
-    output:
-        f"{DATA_DIR}/glove/glove.6B.{{glove_dim}}d.txt",
-    log:
-        f"{RESULTS}/logs/fetch_glove_{{glove_dim}}d.log",
-    shell:
-        "{ISS} fetch-data glove --file glove.6B.{wildcards.glove_dim}d.txt > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 def table3_data_settings(wildcards=None):
