@@ -13,6 +13,10 @@ name where a later run would trust it. A temporary file left by a killed run is
 never used, and is removed by the next fetch. Downloads use https only, and a
 redirect to any other scheme is refused before it is followed.
 
+Two files of the paper scale (SQuAD train-v1.1.json, GloVe 6B 100d) are published
+with an md5 only; they are :class:`Md5File` entries of the same registry, fetched
+and pinned by a sha256 lock in :mod:`iss.data_md5` (downloads: :mod:`iss.download`).
+
 Every failure is one :class:`DataError` whose message names the file, says what
 was expected and what to do about it.
 """
