@@ -1,8 +1,8 @@
 """Downloads of the md5-known files (SQuAD train, GloVe 6B 100d out of glove.6B.zip) against a real
 https server on 127.0.0.1.
 
-The server is Python's http.server behind TLS with a self-signed certificate made here by the
-openssl command; only ``iss.data.SSL_CONTEXT`` trusts it, for the test's duration, and any
+The server is Python's http.server behind TLS with a self-signed certificate made here (with the
+`cryptography` package, else the openssl command); only ``iss.data.SSL_CONTEXT`` trusts it, for the test's duration, and any
 address other than 127.0.0.1 fails the test. Served: a correct file, a truncated body
 (Content-Length larger than what is sent, then close), a wrong file, a transfer that breaks off
 once and then resumes with HTTP Range (or restarts when the server ignores Range), and a small
@@ -37,14 +37,43 @@ MEMBER = b"".join(b"word%d 0.1 -0.2 0.3\n" % i for i in range(2000))
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
+    """A fresh self-signed certificate for 127.0.0.1 (one day): with the `cryptography` package when
+    it is installed, else with the openssl command."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=120)
+    try:
+        _certificate_with_cryptography(cert, key)
+    except ImportError:
+        if shutil.which("openssl") is None:
+            pytest.skip("a test certificate needs the `cryptography` package or the openssl command; neither is here")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                        str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=120)
     return cert, key
+
+
+def _certificate_with_cryptography(cert: Path, key: Path) -> None:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    signed = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+              .sign(private, hashes.SHA256()))
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    cert.write_bytes(signed.public_bytes(serialization.Encoding.PEM))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -150,6 +179,26 @@ def test_a_file_that_changed_after_it_was_locked_is_an_error_naming_it(tmp_path,
         fetch("toy", tmp_path)
     got.unlink()  # as the message says: a fresh copy is fetched and must match the lock
     assert fetch("toy", tmp_path)["train.json"].read_bytes() == BODY
+
+
+def test_a_fresh_copy_that_does_not_match_the_lock_is_refused(tmp_path, server, monkeypatch):
+    """The right md5 is not enough once a lock exists: the sha256 pinned by the first copy decides."""
+    server.routes["/train.json"] = lambda h: send(h, BODY)
+    register(monkeypatch, toy(server.url + "/train.json"))
+    lock = tmp_path / "train.json.sha256.lock"
+    lock.write_text(json.dumps({"file": "train.json", "sha256": "f" * 64, "size": len(BODY)}))
+    with pytest.raises(DataError, match=r"train\.json from https://.* has the right md5 but sha256 "
+                                        + hashlib.sha256(BODY).hexdigest() + r", not the f{64} recorded in .*lock"):
+        fetch("toy", tmp_path)
+    assert not (tmp_path / "train.json").exists() and json.loads(lock.read_text())["sha256"] == "f" * 64
+
+
+def test_an_unreadable_lock_is_an_error_naming_it(tmp_path, server, monkeypatch):
+    register(monkeypatch, toy(server.url + "/train.json"))
+    (tmp_path / "train.json.sha256.lock").write_text("not json")
+    with pytest.raises(DataError, match=r"train\.json\.sha256\.lock is unreadable .*Delete it and re-run"):
+        fetch("toy", tmp_path)
+    assert server.requests == []
 
 
 def test_truncated_download_is_retried_then_reported_and_nothing_installed(tmp_path, server, monkeypatch):
