@@ -86,7 +86,10 @@ SETTINGS = ("this_run", "paper_sizes")
 REQUIRED_COLUMNS = ("scale", "setting", "row", "metric", "reproduced")
 # "shown": a claim evaluated at a scale it lists under `shown_at`: its outcome is reported ("would
 # pass" / "would fail") but does not gate the run (margins there are known to be loose).
-STATUSES = ("pass", "fail", "shown", "n/a", "missing", "error")
+# "known fail": a claim that fails at a scale it lists under `known_failures`, with the measured
+# explanation written there: reported as a failure, first in the summary, but it does not gate the
+# run. Any other failure still does, and so does a known failure's check that cannot be evaluated.
+STATUSES = ("pass", "fail", "known fail", "shown", "n/a", "missing", "error")
 FAILING = ("fail", "error")
 
 # Result metrics that are not paper columns (a paper column's key is always a valid metric name);
@@ -407,7 +410,7 @@ class Relation:
     factor: Param = 1.0
     offset: Param = 0.0
 
-    def operands(self) -> list[Operand]:
+    def operands(self, scale: str | None = None) -> list[Operand]:
         return [self.left, self.right]
 
     def expectation(self, scale: str | None) -> str:
@@ -439,7 +442,7 @@ class FractionOf:
     of: Operand
     fraction: Param
 
-    def operands(self) -> list[Operand]:
+    def operands(self, scale: str | None = None) -> list[Operand]:
         return [self.left, self.of]
 
     def expectation(self, scale: str | None) -> str:
@@ -457,14 +460,22 @@ class Monotone:
     table: str
     setting: str
     metric: str
-    rows: tuple[str, ...]
+    rows: tuple[str, ...] | Mapping[str, tuple[str, ...]]  # or {scale: rows}: a scale's run has its own rows
     direction: str  # increasing | decreasing
     strict: Param = False
     slack: Param = 0.0
     max_step: Param = None
 
-    def operands(self) -> list[Operand]:
-        return [Operand(self.table, self.setting, row, self.metric) for row in self.rows]
+    def rows_at(self, scale: str | None) -> tuple[str, ...]:
+        """The rows at one scale; with scale None (or rows not per scale) every row named."""
+        if not isinstance(self.rows, Mapping):
+            return self.rows
+        if scale is not None:
+            return self.rows[scale]
+        return tuple(dict.fromkeys(row for rows in self.rows.values() for row in rows))
+
+    def operands(self, scale: str | None = None) -> list[Operand]:
+        return [Operand(self.table, self.setting, row, self.metric) for row in self.rows_at(scale)]
 
     def expectation(self, scale: str | None) -> str:
         strict = self.strict if scale is None else _at(self.strict, scale)
@@ -473,7 +484,11 @@ class Monotone:
             how = f"({how})"
         else:
             how = "strictly" if strict else "non-strictly"
-        text = f"{self.metric} {how} {self.direction} over {', '.join(self.rows)}"
+        if isinstance(self.rows, Mapping) and scale is None:
+            over = "; ".join(f"{', '.join(rows)} at {key}" for key, rows in self.rows.items())
+        else:
+            over = ", ".join(self.rows_at(scale))
+        text = f"{self.metric} {how} {self.direction} over {over}"
         if self.setting != "this_run":
             text += " (paper sizes)"
         slack = self.slack if scale is None else _at(self.slack, scale)
@@ -485,20 +500,21 @@ class Monotone:
         return text
 
     def evaluate(self, get: Getter, scale: str) -> tuple[bool, str]:
-        values = [get(operand) for operand in self.operands()]
+        rows = self.rows_at(scale)
+        values = [get(operand) for operand in self.operands(scale)]
         strict = bool(_at(self.strict, scale))
         slack = float(_at(self.slack, scale))
         max_step = _at(self.max_step, scale)
         sign = 1.0 if self.direction == "increasing" else -1.0
         broken = []
-        for (row_a, a), (row_b, b) in zip(zip(self.rows, values), zip(self.rows[1:], values[1:])):
+        for (row_a, a), (row_b, b) in zip(zip(rows, values), zip(rows[1:], values[1:])):
             step = sign * (b - a)  # > 0: moves the stated way
             against = -step
             if (against >= slack) if strict else (against > slack):
                 broken.append(f"{row_a} {_num(a)} -> {row_b} {_num(b)} is not {self.direction}")
             elif max_step is not None and step > float(max_step):
                 broken.append(f"{row_a} {_num(a)} -> {row_b} {_num(b)} is a step of {_num(step)} > {_num(max_step)}")
-        shown = ", ".join(f"{row} {_num(value)}" for row, value in zip(self.rows, values))
+        shown = ", ".join(f"{row} {_num(value)}" for row, value in zip(rows, values))
         if broken:
             return False, f"{self.metric}: {'; '.join(broken)}"
         return True, f"{self.metric}: {shown}"
@@ -517,9 +533,11 @@ class Claim:
     checks: tuple[Check, ...]
     note: str = ""
     shown_at: tuple[str, ...] = ()  # scales where the outcome is shown, not gated
+    known_failures: Mapping[str, str] = field(default_factory=dict, hash=False)  # scale -> why it fails there
 
-    def operands(self) -> list[Operand]:
-        return list(dict.fromkeys(operand for check in self.checks for operand in check.operands()))
+    def operands(self, scale: str | None = None) -> list[Operand]:
+        """The operands read at one scale (scale None: at any scale)."""
+        return list(dict.fromkeys(operand for check in self.checks for operand in check.operands(scale)))
 
     def tables(self) -> list[str]:
         return list(dict.fromkeys(operand.table for operand in self.operands()))
@@ -530,7 +548,7 @@ class Claim:
 
 # --- claims: loading and validation -----------------------------------------------------------
 
-_CLAIM_KEYS = {"id", "statement", "source", "scales", "shown_at", "margin", "check", "note"}
+_CLAIM_KEYS = {"id", "statement", "source", "scales", "shown_at", "known_failures", "margin", "check", "note"}
 _CLAIM_REQUIRED = ("id", "statement", "source", "scales", "margin", "check")
 _OPERAND_KEYS = ("table", "setting", "row", "metric")
 _CHECK_KEYS = {
@@ -600,6 +618,12 @@ class _ClaimsValidator(_Validator):
         if not isinstance(shown_at, list) or any(scale not in SCALES or scale in scales for scale in shown_at):
             raise self.fail(f"{where}.shown_at", f"expected a list of scales drawn from {list(SCALES)} and not in "
                                                  f"`scales`, got {shown_at!r}")
+        known_failures = body.get("known_failures", {})
+        if not isinstance(known_failures, dict) or any(scale not in scales for scale in known_failures):
+            raise self.fail(f"{where}.known_failures", f"expected a mapping from scales listed in `scales` "
+                                                       f"({scales}) to explanations, got {known_failures!r}")
+        known_failures = {scale: self.text(why, f"{where}.known_failures.{scale}")
+                          for scale, why in known_failures.items()}
         checks = self.check(body["check"], f"{where}.check", tuple(scales) + tuple(shown_at))
         return Claim(
             id=claim_id,
@@ -610,6 +634,7 @@ class _ClaimsValidator(_Validator):
             checks=tuple(checks),
             note=self.text(body["note"], f"{where}.note") if "note" in body else "",
             shown_at=tuple(shown_at),
+            known_failures=known_failures,
         )
 
     def check(self, body: Any, where: str, scales: tuple[str, ...]) -> list[Check]:
@@ -681,18 +706,29 @@ class _ClaimsValidator(_Validator):
             raise self.fail(where, f"unknown metric {metric!r} for {table}; known: {', '.join(metrics)}")
 
     def monotone(self, body: Mapping, where: str, scales: tuple[str, ...]) -> Monotone:
-        rows = body["rows"]
-        if not isinstance(rows, list) or len(rows) < 2 or not all(isinstance(row, str) for row in rows):
-            raise self.fail(f"{where}.rows", f"expected a list of at least two row names, got {rows!r}")
-        if body["direction"] not in ("increasing", "decreasing"):
-            raise self.fail(f"{where}.direction", f"expected 'increasing' or 'decreasing', got {body['direction']!r}")
+        def row_list(rows: Any, at: str) -> tuple[str, ...]:
+            if not isinstance(rows, list) or len(rows) < 2 or not all(isinstance(row, str) for row in rows):
+                raise self.fail(at, f"expected a list of at least two row names, got {rows!r}")
+            self.names(body["table"], body["setting"], rows, body["metric"], where)
+            return tuple(rows)
+
         for key in ("table", "setting", "metric"):
             if not isinstance(body[key], str):
                 raise self.fail(f"{where}.{key}", f"expected a name, got {body[key]!r}")
-        self.names(body["table"], body["setting"], rows, body["metric"], where)
+        if isinstance(body["rows"], Mapping):  # {scale: rows}: one list for every scale the claim is evaluated at
+            unknown = [key for key in body["rows"] if key not in scales]
+            absent = [scale for scale in scales if scale not in body["rows"]]
+            if unknown or absent:
+                raise self.fail(f"{where}.rows", f"per-scale rows need exactly the claim's scales {list(scales)}, "
+                                                 f"got {list(body['rows'])}")
+            rows = {key: row_list(value, f"{where}.rows.{key}") for key, value in body["rows"].items()}
+        else:
+            rows = row_list(body["rows"], f"{where}.rows")
+        if body["direction"] not in ("increasing", "decreasing"):
+            raise self.fail(f"{where}.direction", f"expected 'increasing' or 'decreasing', got {body['direction']!r}")
         max_step = body.get("max_step")
         return Monotone(
-            table=body["table"], setting=body["setting"], metric=body["metric"], rows=tuple(rows),
+            table=body["table"], setting=body["setting"], metric=body["metric"], rows=rows,
             direction=body["direction"],
             strict=self.param(body.get("strict", False), f"{where}.strict", scales, boolean=True),
             slack=self.param(body.get("slack", 0.0), f"{where}.slack", scales, non_negative=True),
@@ -742,6 +778,12 @@ def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: Pap
         if scale in claim.shown_at and status in ("pass", "fail"):
             message = f"would {status} (shown at {scale}, not gated): {message}"
             status = "shown"
+        elif scale in claim.known_failures and status == "fail":
+            message = f"known failure at {scale}: {claim.known_failures[scale]} Measured: {message}"
+            status = "known fail"
+        elif scale in claim.known_failures and status == "pass":
+            message = (f"{message} (passes although config/claims.yaml lists it as a known failure at {scale}: "
+                       f"remove that entry)")
         return ClaimResult(claim, scale, status, observed, claim.expectation(scale), message)
 
     tables = [results[name] for name in claim.tables()]
@@ -780,19 +822,19 @@ def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: Pap
         for check in claim.checks:
             outcomes.append(check.evaluate(get, scale))
     except _ClaimMissing as error:
-        return result("missing", str(error), scale, _observed(claim, results, paper))
+        return result("missing", str(error), scale, _observed(claim, results, paper, scale))
     except _ClaimError as error:
-        return result("error", str(error), scale, _observed(claim, results, paper))
-    observed = _observed(claim, results, paper)
+        return result("error", str(error), scale, _observed(claim, results, paper, scale))
+    observed = _observed(claim, results, paper, scale)
     failed = [detail for passed, detail in outcomes if not passed]
     if failed:
         return result("fail", "; ".join(dict.fromkeys(failed)), scale, observed)
     return result("pass", "; ".join(dict.fromkeys(detail for _, detail in outcomes)), scale, observed)
 
 
-def _observed(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTables | None) -> str:
+def _observed(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTables | None, scale: str) -> str:
     shown = []
-    for operand in claim.operands():
+    for operand in claim.operands(scale):
         table = results.get(operand.table)
         line = table.find(operand.setting, operand.row, operand.metric) if table else None
         if line is not None:
@@ -853,7 +895,11 @@ class Comparison:
             else f"{name} {table.status}" for name, table in self.results.items())
         verdict = ("nothing applicable failed (exit 0)" if self.exit_code == 0
                    else "something applicable failed (exit 1)")
-        cell_statuses = [status for status in STATUSES if status != "missing"]  # a cell is a line that exists
+        known = [result for result in self.claims if result.status == "known fail"]
+        if known:
+            verdict += (f"; the paper's claim does not hold here for {', '.join(r.claim.id for r in known)} "
+                        f"(known failures, explained under Claims)")
+        cell_statuses = [status for status in STATUSES if status not in ("missing", "known fail")]
         return (f"Claims: {counts(self.claim_counts)}. Cells: {counts(self.cell_counts, cell_statuses)}. "
                 f"Results: {files}. Verdict: {verdict}.")
 
