@@ -3,7 +3,7 @@
 #   snakemake --cores 8 --config scale=paper     the paper's geometry and schedules (GPU / cluster)
 # Every rule calls the `iss` command-line tool; this file only wires files together.
 import json
-import shlex
+import os
 
 from snakemake.utils import min_version, validate
 
@@ -22,10 +22,16 @@ PAPER_TABLES = "config/paper_tables.yaml"
 JOB_RESOURCES = config["scales"][SCALE].get("resources", {})
 # Every job's `iss` re-reads the same configuration: this file's configfile first, then what the
 # command line added (--configfile files and --config values, in Snakemake's order of precedence).
-ISS = " ".join(
-    ["iss", "--config config/config.yaml"]
-    + [f"--overrides-json {shlex.quote(json.dumps(workflow.config_settings.overwrite_config))}"]
+# Passed in the environment, which every job inherits (a cluster job re-reads this file and sets it
+# again), so that the rules' shell commands read as plain `iss ...` and a changed --config value
+# is not a changed param: only the settings a job's result depends on rerun it.
+# (Set here, not read: the `envvars:` directive is for variables the user must provide.)
+os.environ.update(
+    ISS_CONFIG="config/config.yaml",
+    ISS_CONFIG_OVERRIDES=json.dumps(workflow.config_settings.overwrite_config),
 )
+# The software of every job (snakemake --use-conda builds it; by default the current environment).
+CONDA_ENV = "../../environment.yml"
 
 
 # Training runs are one folder per row and seed: results/<scale>/<table>/<row>/seed<N>/.
@@ -33,6 +39,7 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/table1.smk"
 include: "workflow/rules/table2.smk"

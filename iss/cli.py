@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,16 +39,30 @@ from iss.experiment import ExperimentError
 from iss.train import TrainingDiverged
 
 
+# The workflow hands every job its configuration in the environment (Snakefile): the config files
+# and, as JSON, what Snakemake's command line added. Options given to `iss` win over both.
+CONFIG_VARIABLE, OVERRIDES_VARIABLE = "ISS_CONFIG", "ISS_CONFIG_OVERRIDES"
+
+
+def configuration_sources(args: argparse.Namespace) -> tuple[list[str] | None, str | None]:
+    """The config files and the overrides JSON: the options given, else the environment's."""
+    files = args.config or [path for path in os.environ.get(CONFIG_VARIABLE, "").split(os.pathsep) if path]
+    overrides = args.overrides_json if args.overrides_json is not None else os.environ.get(OVERRIDES_VARIABLE)
+    return files or None, overrides or None
+
+
 def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
     """Options accepted before the command (as the Snakefile passes them) and after it.
     Only the top-level parser sets defaults, so a value given after the command wins."""
     default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
     parser.add_argument("--config", action="append", default=default(None),
-                        help="configuration file (repeatable; default: the project's config/config.yaml)")
+                        help="configuration file (repeatable; default: $ISS_CONFIG, os.pathsep-separated, "
+                             "else the project's config/config.yaml)")
     parser.add_argument("--scale", choices=["smoke", "mid", "paper"], default=default(None),
                         help="override the config's scale")
     parser.add_argument("--overrides-json", default=default(None),
-                        help="JSON object merged over the config files (Snakemake passes its --config values)")
+                        help=f"JSON object merged over the config files (default: ${OVERRIDES_VARIABLE}, "
+                             "where the Snakefile puts its --configfile and --config values)")
     parser.add_argument("--results", type=Path, default=default(Path("results")))
     parser.add_argument("--reports", type=Path, default=default(Path("reports")))
     parser.add_argument("--threads", type=int, default=default(None),
@@ -119,12 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    overrides = json.loads(args.overrides_json) if args.overrides_json else {}
+    config_files, overrides_json = configuration_sources(args)
+    try:
+        overrides = json.loads(overrides_json) if overrides_json else {}
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--overrides-json (or ${OVERRIDES_VARIABLE}) is not valid JSON: {error}") from None
     if not isinstance(overrides, dict):
-        raise ConfigError(f"--overrides-json must be a JSON object, got {args.overrides_json!r}")
+        raise ConfigError(f"--overrides-json (or ${OVERRIDES_VARIABLE}) must be a JSON object, got {overrides_json!r}")
     if args.scale:
         overrides["scale"] = args.scale
-    config = load_config(args.config, overrides=overrides)
+    config = load_config(config_files, overrides=overrides)
     threads = args.threads or config["runtime"]["threads"]
     torch.set_num_threads(threads)
     if args.command == "check-config":

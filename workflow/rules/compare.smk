@@ -17,8 +17,10 @@ rule compare:
         csv="results/comparison.csv",
     log:
         f"{RESULTS}/logs/compare.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} compare --no-fail > {log} 2>&1"
+        "iss compare --no-fail > {log} 2>&1"
 
 
 rule compare_gate:
@@ -28,5 +30,7 @@ rule compare_gate:
         touch(f"{RESULTS}/comparison.passed"),
     log:
         f"{RESULTS}/logs/compare_gate.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} compare --check-only > {log} 2>&1 || (cat {log}; exit 1)"
+        "iss compare --check-only > {log} 2>&1 || (cat {log}; exit 1)"

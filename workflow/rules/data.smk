@@ -12,8 +12,10 @@ rule fetch_ptb:
         expand("{dir}/ptb/ptb.{split}.txt", dir=DATA_DIR, split=["train", "valid", "test"]),
     log:
         f"{RESULTS}/logs/fetch_ptb.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} fetch-data ptb > {log} 2>&1"
+        "iss fetch-data ptb > {log} 2>&1"
 
 
 rule fetch_squad_dev:
@@ -21,8 +23,10 @@ rule fetch_squad_dev:
         f"{DATA_DIR}/squad/dev-v1.1.json",
     log:
         f"{RESULTS}/logs/fetch_squad_dev.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} fetch-data squad --file dev-v1.1.json > {log} 2>&1"
+        "iss fetch-data squad --file dev-v1.1.json > {log} 2>&1"
 
 
 # Known by md5 only (paper scale): from table3.data.train_file, the mirror or a download, then pinned
@@ -32,8 +36,10 @@ rule fetch_squad_train:
         f"{DATA_DIR}/squad/train-v1.1.json",
     log:
         f"{RESULTS}/logs/fetch_squad_train.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} fetch-data squad --file train-v1.1.json > {log} 2>&1 || (cat {log}; exit 1)"
+        "iss fetch-data squad --file train-v1.1.json > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 # glove.6B.100d.txt (paper scale): from table3.glove.file, the mirror or glove.6B.zip (downloaded,
@@ -43,5 +49,7 @@ rule fetch_glove:
         f"{DATA_DIR}/glove/glove.6B.{{glove_dim}}d.txt",
     log:
         f"{RESULTS}/logs/fetch_glove_{{glove_dim}}d.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} fetch-data glove --file glove.6B.{wildcards.glove_dim}d.txt > {log} 2>&1 || (cat {log}; exit 1)"
+        "iss fetch-data glove --file glove.6B.{wildcards.glove_dim}d.txt > {log} 2>&1 || (cat {log}; exit 1)"

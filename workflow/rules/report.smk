@@ -15,15 +15,6 @@ REPORT_SOURCES = [
 ]
 
 
-def report_inputs(wildcards):
-    """Evaluated once every rule file is read, so rules included after this file count too."""
-    files = []
-    for name in REPORT_SOURCES:
-        if workflow.is_rule(name):
-            files.extend(str(path) for path in workflow.get_rule(name).output)
-    return files
-
-
 # Timed with the machine to itself, like the latency rules.
 rule sparsity_speed:
     output:
@@ -35,8 +26,10 @@ rule sparsity_speed:
     threads: workflow.cores
     resources:
         mem_mb=3000,
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} sparsity-speed --measure-only > {log} 2>&1"
+        "iss sparsity-speed --measure-only > {log} 2>&1"
 
 
 rule sparsity_speed_figure:
@@ -48,8 +41,10 @@ rule sparsity_speed_figure:
         pdf="reports/figures/speedup_vs_sparsity.pdf",
     log:
         f"{RESULTS}/logs/sparsity_speed_figure.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} sparsity-speed --plot-only > {log} 2>&1"
+        "iss sparsity-speed --plot-only > {log} 2>&1"
 
 
 rule report:
@@ -60,8 +55,10 @@ rule report:
         latex="reports/report.tex",
     log:
         f"{RESULTS}/logs/report.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} summary > {log} 2>&1"
+        "iss summary > {log} 2>&1"
 
 
 # Not part of `all`: needs pdflatex (Debian: texlive-latex-base texlive-latex-recommended
@@ -74,5 +71,7 @@ rule report_pdf:
         report("reports/report.pdf", category="Report", caption="../report/report.rst"),
     log:
         f"{RESULTS}/logs/report_pdf.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} summary --pdf-only > {log} 2>&1"
+        "iss summary --pdf-only > {log} 2>&1"

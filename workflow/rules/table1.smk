@@ -2,35 +2,13 @@
 # where configured, iss_a/b_from_baseline (ISS started from the trained baseline); each row once per
 # seed in config `table1.seeds` (default: the runtime seed). Target table1_pareto: the trade-off sweep.
 from iss.config import table_seeds
-from iss.table1_rows import all_rows, pareto_rows, start_row
+from iss.table1_rows import pareto_rows
 
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
 TABLE1_PARETO_ROWS = list(pareto_rows(config))
 TABLE1_SEEDS = table_seeds(config, "table1")
 TABLE1_RUN = f"{RESULTS}/table1/{{row}}/seed{{seed}}"
-
-
-def row_settings(wildcards):
-    """Everything in the config that decides one row's result: a change reruns that row."""
-    settings = config["scales"][SCALE]
-    table = {k: v for k, v in settings["table1"].items() if k not in ("rows", "seeds", "pareto")}
-    runtime = (config["runtime"]["seed"], config["runtime"].get("precision"))
-    return repr((settings["ptb"], table, all_rows(config)[wildcards.row], runtime))
-
-
-def sizes_source(wildcards):
-    """The direct design trains the sizes another row learned, or the paper's (config `hidden_from`)."""
-    source = all_rows(config)[wildcards.row].get("hidden_from")
-    if source is None:
-        return []
-    return [PAPER_TABLES] if source == "paper" else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/metrics.json"]
-
-
-def start_source(wildcards):
-    """A row with `iss_start: baseline` starts from the trained baseline of the same seed."""
-    source = start_row(all_rows(config)[wildcards.row])
-    return [] if source is None else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/model.pt"]
 
 
 rule table1_train:
@@ -48,8 +26,10 @@ rule table1_train:
     threads: config["runtime"]["threads"]
     resources:
         **JOB_RESOURCES.get("train", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} train --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "iss train --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 rule table1_evaluate:
@@ -66,8 +46,10 @@ rule table1_evaluate:
     threads: config["runtime"]["threads"]
     resources:
         **JOB_RESOURCES.get("evaluate", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} evaluate --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "iss evaluate --table table1 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 # Latency is measured with the machine to itself: every core, one job at a time.
@@ -83,8 +65,10 @@ rule table1_time_learned:
     threads: workflow.cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table1 --sizes learned > {log} 2>&1"
+        "iss time --table table1 --sizes learned > {log} 2>&1"
 
 
 rule table1_time_paper_sizes:
@@ -99,8 +83,10 @@ rule table1_time_paper_sizes:
     threads: workflow.cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table1 --sizes paper > {log} 2>&1"
+        "iss time --table table1 --sizes paper > {log} 2>&1"
 
 
 rule table1_report:
@@ -115,8 +101,10 @@ rule table1_report:
         latex="reports/table1.tex",
     log:
         f"{RESULTS}/logs/table1_report.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} report --table table1 > {log} 2>&1"
+        "iss report --table table1 > {log} 2>&1"
 
 
 rule table1_figures:
@@ -129,8 +117,10 @@ rule table1_figures:
         expand("reports/figures/table1_{name}.pdf", name=["training_curves", "iss_sparsity"]),
     log:
         f"{RESULTS}/logs/table1_figures.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} figures --table table1 > {log} 2>&1"
+        "iss figures --table table1 > {log} 2>&1"
 
 
 # The trade-off sweep (config `table1.pareto`): not part of `all`; `snakemake table1_pareto`.
@@ -146,8 +136,10 @@ rule table1_time_pareto:
     threads: workflow.cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table1 --sizes pareto > {log} 2>&1"
+        "iss time --table table1 --sizes pareto > {log} 2>&1"
 
 
 rule table1_pareto:
@@ -163,5 +155,7 @@ rule table1_pareto:
                  "reports/figures/table1_pareto.pdf"],
     log:
         f"{RESULTS}/logs/table1_pareto.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} pareto > {log} 2>&1"
+        "iss pareto > {log} 2>&1"

@@ -7,16 +7,6 @@ TABLE2_SEEDS = table2_seeds(config)
 TABLE2_RUN = f"{RESULTS}/table2/{{row}}/seed{{seed}}"
 
 
-
-def table2_settings(wildcards):
-    """Everything in the config that decides one row's result: a change reruns that row. The lambda
-    list and the seeds are left out: the row's own lambda is in its name and the seed in its path, so
-    adding a lambda or a seed runs only the new jobs."""
-    settings = config["scales"][SCALE]
-    shared = {k: v for k, v in settings["table2"].items() if k not in ("lambdas", "seeds")}
-    return repr((settings["ptb"], shared, wildcards.row, config["runtime"].get("precision")))
-
-
 rule table2_train:
     input:
         PTB,
@@ -30,8 +20,10 @@ rule table2_train:
     threads: config["runtime"]["threads"]
     resources:
         **JOB_RESOURCES.get("train", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} train --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "iss train --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 rule table2_evaluate:
@@ -48,8 +40,10 @@ rule table2_evaluate:
     threads: config["runtime"]["threads"]
     resources:
         **JOB_RESOURCES.get("evaluate", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} evaluate --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
+        "iss evaluate --table table2 --row {wildcards.row} --seed {wildcards.seed} --threads {threads} > {log} 2>&1"
 
 
 # Latency with the machine to itself, as for Table 1.
@@ -65,8 +59,10 @@ rule table2_time_learned:
     threads: workflow.cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table2 --sizes learned > {log} 2>&1"
+        "iss time --table table2 --sizes learned > {log} 2>&1"
 
 
 rule table2_time_paper_sizes:
@@ -81,8 +77,10 @@ rule table2_time_paper_sizes:
     threads: workflow.cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table2 --sizes paper > {log} 2>&1"
+        "iss time --table table2 --sizes paper > {log} 2>&1"
 
 
 rule table2_report:
@@ -97,8 +95,10 @@ rule table2_report:
         latex="reports/table2.tex",
     log:
         f"{RESULTS}/logs/table2_report.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} report --table table2 > {log} 2>&1"
+        "iss report --table table2 > {log} 2>&1"
 
 
 rule table2_figures:
@@ -109,5 +109,7 @@ rule table2_figures:
         "reports/figures/rhn_tradeoff.pdf",
     log:
         f"{RESULTS}/logs/table2_figures.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} figures --table table2 > {log} 2>&1"
+        "iss figures --table table2 > {log} 2>&1"

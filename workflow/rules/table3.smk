@@ -4,15 +4,9 @@
 # not available offline), at paper train-v1.1 and dev-v1.1 as published.
 from iss.table3_config import data_files, glove_name, table3_rows, uses_dev_split
 
-TABLE3 = config["scales"][SCALE]["table3"]
 TABLE3_ROWS = table3_rows(config)
-TABLE3_DIR = f"{RESULTS}/table3"
 TABLE3_DATA = f"{TABLE3_DIR}/data"
 TABLE3_FILES = data_files(config)
-
-
-def table3_data_settings(wildcards=None):
-    return repr((TABLE3["data"], TABLE3["glove"], TABLE3["limits"]))
 
 
 rule table3_prepare:
@@ -28,33 +22,10 @@ rule table3_prepare:
         f"{RESULTS}/logs/table3_prepare.log",
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} prepare --table table3 > {log} 2>&1"
-
-
-def table3_row_settings(wildcards):
-    """Everything in the config that decides one row's weights: a change reruns that row (and, for
-    the baseline, every ISS row fine-tuned from it)."""
-    shared = {k: v for k, v in TABLE3.items() if k not in ("baseline", "iss", "lambdas", "eval", "timing")}
-    if wildcards.row == "baseline":
-        row = ("baseline", TABLE3["baseline"])
-    else:
-        rank = int(wildcards.row.removeprefix("iss_"))
-        row = (wildcards.row, TABLE3["iss"], sorted(TABLE3["lambdas"])[rank - 1])
-    return repr((shared, row, config["runtime"]["seed"]))
-
-
-def table3_start(wildcards):
-    """ISS rows start from the baseline's EMA weights."""
-    return [] if wildcards.row == "baseline" else [f"{TABLE3_DIR}/baseline/model.pt"]
-
-
-def table3_resources(kind):
-    """The scale's `resources.<kind>` (at paper scale: gpu 1 and its runtime), as Tables 1 and 2 get,
-    with at least the 4000 MB BiDAF has always asked for (GloVe and the SQuAD tensors sit in memory)."""
-    wanted = dict(JOB_RESOURCES.get(kind, {}))
-    wanted["mem_mb"] = max(4000, wanted.get("mem_mb", 0))
-    return wanted
+        "iss prepare --table table3 > {log} 2>&1"
 
 
 rule table3_train:
@@ -74,8 +45,10 @@ rule table3_train:
     threads: config["runtime"]["threads"]
     resources:
         **table3_resources("train"),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} train --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+        "iss train --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
 
 
 rule table3_evaluate:
@@ -96,8 +69,10 @@ rule table3_evaluate:
     threads: config["runtime"]["threads"]
     resources:
         **table3_resources("evaluate"),
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} evaluate --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
+        "iss evaluate --table table3 --row {wildcards.row} --threads {threads} > {log} 2>&1"
 
 
 # Latency with the machine to itself (every core, one job), as for Tables 1 and 2.
@@ -112,8 +87,10 @@ rule table3_time_learned:
     log:
         f"{RESULTS}/logs/table3_time_learned.log",
     threads: workflow.cores
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table3 --sizes learned > {log} 2>&1"
+        "iss time --table table3 --sizes learned > {log} 2>&1"
 
 
 rule table3_time_paper_sizes:
@@ -127,8 +104,10 @@ rule table3_time_paper_sizes:
     log:
         f"{RESULTS}/logs/table3_time_paper_sizes.log",
     threads: workflow.cores
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} time --table table3 --sizes paper > {log} 2>&1"
+        "iss time --table table3 --sizes paper > {log} 2>&1"
 
 
 rule table3_report:
@@ -143,8 +122,10 @@ rule table3_report:
         latex="reports/table3.tex",
     log:
         f"{RESULTS}/logs/table3_report.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} report --table table3 > {log} 2>&1"
+        "iss report --table table3 > {log} 2>&1"
 
 
 rule table3_figures:
@@ -154,5 +135,7 @@ rule table3_figures:
         expand("reports/figures/bidaf_group_norms.{ext}", ext=["png", "pdf"]),
     log:
         f"{RESULTS}/logs/table3_figures.log",
+    conda:
+        CONDA_ENV
     shell:
-        "{ISS} figures --table table3 > {log} 2>&1"
+        "iss figures --table table3 > {log} 2>&1"
