@@ -11,11 +11,13 @@ import json
 import platform
 import subprocess
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from iss.config import REPO_ROOT, config_hash
 from iss.tables import write_text_atomic
+
+if TYPE_CHECKING:  # the training side passes a device; readers of results files need no torch
+    import torch
 
 LIBRARIES = ("torch", "numpy", "pandas", "snakemake", "matplotlib", "tabulate")
 
@@ -45,12 +47,14 @@ def library_versions() -> dict:
 
 
 def describe_device(device: torch.device) -> str:
+    import torch
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.backends.cpu.get_cpu_capability()})"
 
 
 def provenance(config: dict, device: torch.device, seed: int | None = None) -> dict:
+    import torch
     return dict(
         git_sha=git_sha(), config_hash=config_hash(config), scale=config["scale"],
         seed=config["runtime"]["seed"] if seed is None else seed,

@@ -1,0 +1,27 @@
+"""The modules that only read results and configuration import without torch.
+
+The Snakefile imports the row modules to build its job list, and the report and comparison steps
+only read JSON and CSV: importing torch there costs seconds per job and ties them to the training
+code. Each module is imported in a fresh interpreter (this test process has torch loaded already).
+Not yet torch-free: iss.report_table1 and iss.report_table2, which build the models to count weights.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TORCH_FREE = ("iss.config", "iss.table1_rows", "iss.table3_config", "iss.provenance", "iss.pareto",
+              "iss.report", "iss.report_table3", "iss.compare", "iss.paper", "iss.tables")
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_module_imports_without_torch(module):
+    # The checkout under test first on the path, whatever an environment has installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    probe = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"importing {module} imports torch ({done.stdout.strip()})"
