@@ -260,7 +260,7 @@ run_workflow() {
   mirror=$(cat "$DIR/mirror")
   # A scratch copy, as the e2e test does: the checkout's results/ and .snakemake/ stay as they are.
   mkdir -p "$WORK"
-  cp -r "$REPO/Snakefile" "$REPO/workflow" "$REPO/config" "$WORK/"
+  cp -r "$REPO/Snakefile" "$REPO/environment.yml" "$REPO/workflow" "$REPO/config" "$WORK/"  # tests/workflow_copy.py
   local -a targets; read -r -a targets <<< "$TARGETS"
   log "snakemake ${targets[*]} --profile workflow/profiles/slurm (log: $SNAKELOG)"
   # The CI cluster has no slurmdbd: poll with squeue (sacct would fail and the plugin would wait

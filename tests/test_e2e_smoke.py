@@ -8,7 +8,6 @@ sizes reproduces the published weight counts and mult-add reductions exactly.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from workflow_copy import copy_workflow
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -26,9 +26,7 @@ def smoke_run(tmp_path_factory):
     if not os.environ.get("ISS_DATA_MIRROR"):
         pytest.skip("ISS_DATA_MIRROR is not set: the smoke pipeline needs the PTB files")
     work = tmp_path_factory.mktemp("smoke")
-    shutil.copy(REPO / "Snakefile", work)
-    shutil.copytree(REPO / "workflow", work / "workflow")
-    shutil.copytree(REPO / "config", work / "config")
+    copy_workflow(work)
     # The jobs run in the scratch folder: a relative mirror path must be resolved from here.
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))

@@ -5,12 +5,12 @@ SLURM run is .ci/slurm_local.sh, which CI calls after the test suite: it starts 
 cluster and runs part of the smoke DAG through the SLURM profile.
 """
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from workflow_copy import copy_workflow
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,10 +29,7 @@ def load_profile(name):
 @pytest.fixture
 def workdir(tmp_path):
     """A scratch copy of the workflow, so that dry runs never touch the checkout's .snakemake/."""
-    shutil.copy(REPO / "Snakefile", tmp_path)
-    shutil.copytree(REPO / "workflow", tmp_path / "workflow")
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    return tmp_path
+    return copy_workflow(tmp_path)
 
 
 def snakemake(workdir, *args):

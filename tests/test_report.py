@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from workflow_copy import copy_workflow
 
 from iss import report
 from iss.cli import main
@@ -256,9 +257,7 @@ def test_snakemake_html_report_has_the_figures_and_tables(tmp_path):
     report(...) to exist but no finished run: each file under reports/ that the DAG lists is
     created as a fixture (PNG for figures, text otherwise); items without run metadata are
     reported with a warning only."""
-    for name in ("Snakefile", "workflow", "config"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_workflow(tmp_path)
     snakemake = Path(sys.executable).parent / "snakemake"
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     summary = subprocess.run([str(snakemake), "--summary", "--cores", "1"], cwd=tmp_path, env=env,
