@@ -10,7 +10,10 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+CONFIG_FILE = "config/config.yaml"
+
+
+configfile: CONFIG_FILE
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -27,7 +30,7 @@ JOB_RESOURCES = config["scales"][SCALE].get("resources", {})
 # is not a changed param: only the settings a job's result depends on rerun it.
 # (Set here, not read: the `envvars:` directive is for variables the user must provide.)
 os.environ.update(
-    ISS_CONFIG="config/config.yaml",
+    ISS_CONFIG=CONFIG_FILE,
     ISS_CONFIG_OVERRIDES=json.dumps(workflow.config_settings.overwrite_config),
 )
 # The software of every job (snakemake --use-conda builds it; by default the current environment).
