@@ -48,6 +48,12 @@ def build_on_meta(factory, *args, **kwargs) -> nn.Module:
         return factory(*args, **kwargs)
 
 
+def costs_against(models: dict[str, nn.Module], baseline: str = "baseline") -> dict[str, dict]:
+    """``cost_summary`` of every model against ``models[baseline]``: what the timing steps record at
+    the paper's sizes, so that the reports read geometry from results files instead of building models."""
+    return {row: cost_summary(model, models[baseline]) for row, model in models.items()}
+
+
 def cost_summary(model: nn.Module, baseline: nn.Module) -> dict:
     """Weight # and mult-add reduction of ``model`` against ``baseline`` (both formulas)."""
     return dict(

@@ -14,6 +14,7 @@ import iss
 from iss.groups import surviving_sizes
 from iss.config import scale_settings
 from iss.data import fetch, resolve_mirror
+from iss.paths import ExperimentError  # noqa: F401  (raised here, importable from here as before)
 from iss.provenance import provenance
 from iss.ptb import Corpus
 from iss.train import save_atomic
@@ -24,10 +25,6 @@ MODEL_CLASSES = {
     "RHNLanguageModel": "iss.models.rhn",
     "BiDAF": "iss.models.bidaf",
 }
-
-
-class ExperimentError(RuntimeError):
-    """A trained row cannot be evaluated as asked (the message says what to change)."""
 
 
 def load_corpus(config: dict) -> Corpus:

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from iss import counting
 from iss.config import scale_settings, table2_rows, table2_seeds
-from iss.models.rhn import RHNLanguageModel
 from iss.paper import load_paper_tables, paired_paper_rows
 from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
-from iss.table2 import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir
+from iss.table2_rows import TABLE, paper_widths, row_settings, run_dir
 from iss.tables import (MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex,
                         render_markdown, write_text_atomic)
 
@@ -57,13 +55,11 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                 add("this_run", row, seed, "speedup", learned["speedups"][row]["speedup"], partner)
 
     timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
-    widths = paper_widths()
-    baseline = counting.build_on_meta(RHNLanguageModel, PAPER_VOCAB, widths["baseline"])
-    for row, width in widths.items():
-        model = counting.build_on_meta(RHNLanguageModel, PAPER_VOCAB, width)
+    for row, width in paper_widths().items():
+        cost = timed["costs"][row]  # counted on the models by the timing step
         add("paper_sizes", row, None, "width", width, row)  # an input here (from the paper file)
-        add("paper_sizes", row, None, "parameters", counting.weight_count(model), row, "parameters")
-        add("paper_sizes", row, None, "mult_add_reduction", counting.cost_summary(model, baseline)["mult_add_reduction"], row)
+        add("paper_sizes", row, None, "parameters", cost["weights"], row, "parameters")
+        add("paper_sizes", row, None, "mult_add_reduction", cost["mult_add_reduction"], row)
         add("paper_sizes", row, None, "total_time_ms", timed["speedups"][row]["median_ms"], row)
         add("paper_sizes", row, None, "speedup", timed["speedups"][row]["speedup"], row)
     frame = pd.DataFrame.from_records(records)

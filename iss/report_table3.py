@@ -40,19 +40,14 @@ VARIANT_NOTE = {
               "(largest change of a start/end log-probability on a probe batch: {error}); weight # lies slightly "
               "below the paper's formula."),
 }
-def paper_sizes_note() -> str:
-    """How the paper-size weight # is made; every number computed from the model the table counts."""
-    from iss import counting
-    from iss.table3 import PAPER_D, PAPER_VC, PAPER_VW, paper_model, paper_sizes
-    model = paper_model(paper_sizes()["baseline"])
-    # C: everything outside the six ISS LSTMs and the two pointer layers they feed.
-    iss_part = sum(p.numel() for name, p in model.named_parameters() if p.requires_grad and
-                   name.startswith(("mod_", "out_", "start_logits", "end_logits")))
-    fixed = counting.weight_count(model) - iss_part
-    return (f"Weight # at the paper's sizes: d = {PAPER_D} with the paper variant (the a1i slot stays 2d wide, "
-            f"spec 4.1) plus C = {fixed:,} for the char CNN, highway, contextual LSTM, attention and trainable "
-            f"embeddings, chosen to match the paper's 2.69M ({PAPER_D} VW + 8 VC = {PAPER_D * PAPER_VW + 8 * PAPER_VC:,} "
-            f"with VW = {PAPER_VW}, VC = {PAPER_VC}; the paper does not give its vocabulary). The exact variant's "
+def paper_sizes_note(geometry: dict) -> str:
+    """How the paper-size weight # is made; every number as the timing step counted it on the model
+    (``iss.table3.paper_size_geometry``, in timing_paper_sizes.json)."""
+    d, vw, vc = geometry["d"], geometry["vw"], geometry["vc"]
+    return (f"Weight # at the paper's sizes: d = {d} with the paper variant (the a1i slot stays 2d wide, "
+            f"spec 4.1) plus C = {geometry['fixed_weights']:,} for the char CNN, highway, contextual LSTM, attention "
+            f"and trainable embeddings, chosen to match the paper's 2.69M ({d} VW + 8 VC = {d * vw + 8 * vc:,} "
+            f"with VW = {vw}, VC = {vc}; the paper does not give its vocabulary). The exact variant's "
             f"counts are in results/table3.csv (weights_exact).")
 
 
@@ -87,13 +82,13 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("this_run", row, "iss_variant", m["iss_variant"], partner)
 
     timed = read_json(scale_dir(results, config) / "timing_paper_sizes.json")
-    from iss import counting
-    from iss.table3 import paper_model, paper_sizes
-    for row, sizes in paper_sizes().items():
+    geometry = timed["geometry"]  # counted on the models by the timing step
+    for row in paper.rows(TABLE):
         for family, column in FAMILY_COLUMNS:
-            add("paper_sizes", row, column, sizes[family], row)  # inputs (from the paper file): no paper column
-        add("paper_sizes", row, "weights", counting.weight_count(paper_model(sizes)), row, "weights")
-        add("paper_sizes", row, "weights_exact", counting.weight_count(paper_model(sizes, "exact")), row)
+            # inputs (from the paper file): no paper column
+            add("paper_sizes", row, column, int(paper.cell(TABLE, row, column).value), row)
+        add("paper_sizes", row, "weights", geometry["weights"][row], row, "weights")
+        add("paper_sizes", row, "weights_exact", geometry["weights_exact"][row], row)
         add("paper_sizes", row, "total_time_ms", timed["speedups"][row]["median_ms"], row, "total_time_ms")
         add("paper_sizes", row, "speedup", timed["speedups"][row]["speedup"], row)
     frame = pd.DataFrame.from_records(records)
@@ -205,7 +200,7 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     frame = collect(config, results)
     write_text_atomic(Path(results) / "table3.csv", frame.to_csv(index=False))
     rows = table3_rows(config)
-    sizes_note = paper_sizes_note()
+    sizes_note = paper_sizes_note(read_json(scale_dir(results, config) / "timing_paper_sizes.json")["geometry"])
     timing = read_json(scale_dir(results, config) / "timing_learned.json")
     errors = {}
     for row in rows:

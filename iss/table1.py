@@ -15,22 +15,15 @@ import pandas as pd
 import torch
 
 from iss import counting
-from iss.config import scale_settings, table_seeds
+from iss.config import scale_settings
 from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
                             shrink_checked, time_models)
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance, read_json, write_json_atomic
 from iss.tables import write_text_atomic
-from iss.table1_rows import TABLE, pareto_rows, row_settings, start_row, table_rows
+from iss.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
+                             table_rows)
 from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, tensor_digest, train
-
-
-def row_dir(results: Path, config: dict, row: str, seed: int) -> Path:
-    return Path(results) / config["scale"] / TABLE / row / f"seed{seed}"
-
-
-def seeds(config: dict) -> list[int]:
-    return table_seeds(config, TABLE)
 
 
 def row_hidden_sizes(config: dict, row: str, results: Path, seed: int) -> list[int]:
@@ -135,18 +128,6 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
 
 
 # ---- latency -------------------------------------------------------------------------------
-# The paper's model at its published sizes: PTB's 10,000-word vocabulary and an embedding as
-# wide as the baseline LSTM (Zaremba large, spec 2.3). Layer sizes come from the paper file.
-PAPER_VOCAB = 10_000
-
-
-def paper_sizes() -> dict[str, list[int]]:
-    from iss.paper import load_paper_tables
-    paper = load_paper_tables()
-    return {row: [int(paper.cell(TABLE, row, "iss_1st").value), int(paper.cell(TABLE, row, "iss_2nd").value)]
-            for row in ("baseline", "iss_a", "iss_b")}
-
-
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run (first seed), baseline vs each row, on the CPU (latency as in the paper)."""
     return _time_rows(config, results, table_rows(config), "timing_learned.json")
@@ -171,7 +152,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     sizes = paper_sizes()
     torch.manual_seed(0)
     models = {row: LSTMLanguageModel(PAPER_VOCAB, sizes["baseline"][0], hidden) for row, hidden in sizes.items()}
-    report = time_models(config, models, PAPER_VOCAB)
+    report = dict(time_models(config, models, PAPER_VOCAB), costs=counting.costs_against(models))
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] paper sizes {sizes[row]}: {s['median_ms']:.2f} ms ({s['path']}), speedup {s['speedup']:.2f}x")

@@ -10,9 +10,15 @@ Two kinds of rows share results/<scale>/table1/<row>/seed<N>/:
 """
 from __future__ import annotations
 
-from iss.config import ConfigError, scale_settings
+from pathlib import Path
+
+from iss.config import ConfigError, scale_settings, table_seeds
+from iss.paths import run_dir
 
 TABLE = "table1"
+# The paper's model at its published sizes: PTB's 10,000-word vocabulary and an embedding as
+# wide as the baseline LSTM (Zaremba large, spec 2.3). Layer sizes come from the paper file.
+PAPER_VOCAB = 10_000
 START_MODES = ("scratch", "baseline")
 # The paper row a table row is shown beside (a from-baseline row has no paper counterpart of its
 # own: the paper's ISS rows start from scratch, spec 2.1).
@@ -83,3 +89,19 @@ def paper_row(row: str) -> str | None:
 
 def row_label(row: str) -> str:
     return LABELS.get(row, row)
+
+
+def row_dir(results: str | Path, config: dict, row: str, seed: int) -> Path:
+    return run_dir(results, config, TABLE, row, seed)
+
+
+def seeds(config: dict) -> list[int]:
+    return table_seeds(config, TABLE)
+
+
+def paper_sizes() -> dict[str, list[int]]:
+    """The paper's (1st, 2nd) LSTM sizes of its baseline and ISS rows, from the paper file."""
+    from iss.paper import load_paper_tables
+    paper = load_paper_tables()
+    return {row: [int(paper.cell(TABLE, row, "iss_1st").value), int(paper.cell(TABLE, row, "iss_2nd").value)]
+            for row in ("baseline", "iss_a", "iss_b")}

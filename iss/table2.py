@@ -16,39 +16,14 @@ import pandas as pd
 import torch
 
 from iss import counting
-from iss.config import lambda_row, scale_settings, table2_rows, table2_seeds
-from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
+from iss.config import table2_rows, table2_seeds
+from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model,
                             shrink_checked, time_models)
 from iss.models.rhn import RHNLanguageModel
 from iss.provenance import provenance, write_json_atomic
+from iss.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
 from iss.tables import write_text_atomic
 from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
-
-TABLE = "table2"
-PAPER_VOCAB = 10_000
-
-
-def settings(config: dict) -> dict:
-    return scale_settings(config)[TABLE]
-
-
-def run_dir(results: Path, config: dict, row: str, seed: int) -> Path:
-    return Path(results) / config["scale"] / TABLE / row / f"seed{seed}"
-
-
-def row_settings(config: dict, row: str) -> dict:
-    """lambda, drop probabilities and element threshold of one row (what decides its result)."""
-    table = settings(config)
-    if row not in table2_rows(config):
-        raise ExperimentError(f"table2 has no row {row!r} at scale {config['scale']!r} "
-                              f"(rows: {', '.join(table2_rows(config))}; lambdas come from table2.lambdas)")
-    if row == "baseline":
-        return {"lambda": 0.0, "dropout": dict(table["dropout"]), "zero_threshold": 0.0}
-    lam = next(lam for lam in table["lambdas"] if lambda_row(lam) == row)
-    multiplier = table["iss_dropout_multiplier"]
-    return {"lambda": lam, "dropout": {k: p * multiplier for k, p in table["dropout"].items()},
-            "zero_threshold": table["zero_threshold"]}
-
 
 def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:
     table = settings(config)
@@ -112,13 +87,6 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
 
 
 # ---- latency -------------------------------------------------------------------------------
-def paper_widths() -> dict[str, int]:
-    """The widths of the paper's rows, from the paper file (baseline 830, then the learned ones)."""
-    from iss.paper import load_paper_tables
-    paper = load_paper_tables()
-    return {row: int(paper.cell(TABLE, row, "width").value) for row in paper.table(TABLE).rows}
-
-
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run (first seed), baseline vs each lambda, on the CPU."""
     seed = table2_seeds(config)[0]
@@ -133,7 +101,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     """The paper's widths at depth 10 with random weights: latency needs no trained weights."""
     torch.manual_seed(0)
     models = {row: RHNLanguageModel(PAPER_VOCAB, width, depth=10) for row, width in paper_widths().items()}
-    report = time_models(config, models, PAPER_VOCAB)
+    report = dict(time_models(config, models, PAPER_VOCAB), costs=counting.costs_against(models))
     write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] RHN width {models[row].hidden_sizes[0]}: {s['median_ms']:.2f} ms ({s['path']}), "

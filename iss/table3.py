@@ -225,6 +225,18 @@ def paper_model(sizes: dict[str, int], variant: str = "paper", meta: bool = True
     return BiDAF(PAPER_VW, PAPER_VC, **kwargs)
 
 
+def paper_size_geometry() -> dict:
+    """Weight # of the paper's rows (both ISS variants) and how the count is made, for the report:
+    C is everything outside the six ISS LSTMs and the two pointer layers they feed (spec 4.1)."""
+    sizes = paper_sizes()
+    baseline = paper_model(sizes["baseline"])
+    iss_part = sum(p.numel() for name, p in baseline.named_parameters() if p.requires_grad and
+                   name.startswith(("mod_", "out_", "start_logits", "end_logits")))
+    return dict(d=PAPER_D, vw=PAPER_VW, vc=PAPER_VC, fixed_weights=counting.weight_count(baseline) - iss_part,
+                weights={row: counting.weight_count(paper_model(s)) for row, s in sizes.items()},
+                weights_exact={row: counting.weight_count(paper_model(s, "exact")) for row, s in sizes.items()})
+
+
 def timing_batches(prepared: Prepared, questions: int) -> list[SquadBatch]:
     """The first ``questions`` evaluation questions, one batch of 1 each (fixed across rows)."""
     return list(prepared.eval.batches(1))[:questions]
@@ -289,6 +301,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     models = {row: paper_model(sizes, meta=False) for row, sizes in paper_sizes().items()}
     report = time_models(config, models, batches)
     report["weights"] = {row: counting.weight_count(m) for row, m in models.items()}
+    report["geometry"] = paper_size_geometry()
     write_json_atomic(scale_dir(results, config) / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] paper sizes {row}: {report['weights'][row]:,} weights, {s['median_ms']:.2f} ms per question "

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iss.config import ConfigError, scale_settings
+from iss.paths import run_dir, table_dir
 
 TABLE = "table3"
 SQUAD_DEV = "dev-v1.1.json"
@@ -77,7 +78,7 @@ def data_files(config: dict) -> dict[str, Path]:
 
 
 def scale_dir(results: str | Path, config: dict) -> Path:
-    return Path(results) / config["scale"] / TABLE
+    return table_dir(results, config, TABLE)
 
 
 def prepared_dir(results: str | Path, config: dict) -> Path:
@@ -85,4 +86,4 @@ def prepared_dir(results: str | Path, config: dict) -> Path:
 
 
 def row_dir(results: str | Path, config: dict, row: str) -> Path:
-    return scale_dir(results, config) / row
+    return run_dir(results, config, TABLE, row)

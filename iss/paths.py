@@ -1,0 +1,26 @@
+"""Where results live: one torch-free module for the results tree (rules, tables, reports, CLI).
+
+    results/<scale>/<table>/                      one folder per table and scale (timing_*.json, ...)
+    results/<scale>/<table>/<row>/seed<N>/        one training run (Tables 1 and 2: rows x seeds)
+    results/<scale>/<table>/<row>/                one training run (Table 3: one seed per row)
+
+The scale comes from the configuration (``config["scale"]``) and is read here, once per path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ExperimentError(RuntimeError):
+    """A trained row cannot be evaluated as asked (the message says what to change)."""
+
+
+def table_dir(results: str | Path, config: dict, table: str) -> Path:
+    """results/<scale>/<table>."""
+    return Path(results) / config["scale"] / table
+
+
+def run_dir(results: str | Path, config: dict, table: str, row: str, seed: int | None = None) -> Path:
+    """results/<scale>/<table>/<row>[/seed<N>]: a row's trained model, metrics and history."""
+    folder = table_dir(results, config, table) / row
+    return folder if seed is None else folder / f"seed{seed}"
