@@ -33,7 +33,7 @@ from gpu_projection import format_projection, project, suggest_resources  # noqa
 
 from iss.config import load_config  # noqa: E402
 from iss.models.lstm_lm import LSTMLanguageModel  # noqa: E402
-from iss.timing import machine_info  # noqa: E402
+from iss.tasks.timing import machine_info  # noqa: E402
 
 LATENCY_SIZES = {"(1500, 1500)": [1500, 1500], "(373, 315)": [373, 315], "(381, 535)": [381, 535]}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from iss.config import scale_settings, table2_rows, table_seeds
-from iss.table3_config import table3_rows
+from iss.tasks.table3_config import table3_rows
 
 # PTB training tokens with one <eos> per line (../shared/data/ptb/README.md).
 PTB_TRAIN_TOKENS = 929_589

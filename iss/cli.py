@@ -34,9 +34,9 @@ from pathlib import Path
 import torch
 
 from iss.config import ConfigError, load_config
-from iss.data import DataError
-from iss.experiment import ExperimentError
-from iss.train import TrainingDiverged
+from iss.data.fetch import DataError
+from iss.tasks.lm import ExperimentError
+from iss.tasks.train_lm import TrainingDiverged
 
 
 # The workflow hands every job its configuration in the environment (Snakefile): the config files
@@ -150,9 +150,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"configuration valid; scale {config['scale']}")
         return
     if args.command == "fetch-data":
-        from iss.data import fetch, resolve_mirror
+        from iss.data.fetch import fetch, resolve_mirror
         if args.dataset in ("squad", "glove"):
-            from iss.squad_prepare import fetch_table3_data
+            from iss.tasks.table3_data import fetch_table3_data
             files = fetch_table3_data(config, args.dataset, args.file)
         else:
             files = fetch(args.dataset, Path(config["data"]["dir"]) / args.dataset,
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"verified {path}")
         return
     if args.command == "compare":
-        from iss import compare
+        from iss.paper import compare
         scale = None if args.all_scales else config["scale"]
         if args.check_only:
             comparison = compare.compare(args.results, scale)
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> None:
                                    f"see {args.reports / 'comparison.md'}")
         return
     if args.command == "summary":
-        from iss import report
+        from iss.reporting import report
         paths = [] if args.pdf_only else report.build(config, args.results, args.reports)
         if args.pdf or args.pdf_only:
             try:
@@ -185,12 +185,12 @@ def run(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
         return
     if args.command == "pareto":
-        from iss import pareto
+        from iss.reporting import pareto
         for path in pareto.build(config, args.results, args.reports):
             print(f"wrote {path}")
         return
     if args.command == "sparsity-speed":
-        from iss import sparsity_speed
+        from iss.tasks import sparsity_speed
         if not args.plot_only:
             sparsity_speed.measure(config, args.results)
         if not args.measure_only:
@@ -203,7 +203,8 @@ def run(args: argparse.Namespace) -> None:
     if args.table == "table3":
         _run_table3(args, config)
         return
-    from iss import report_table1, table1
+    from iss.reporting import table1 as report_table1
+    from iss.tasks import table1
     seed = args.seed if getattr(args, "seed", None) is not None else table1.seeds(config)[0]
     if args.command == "train":
         table1.train_row(config, args.row, seed, args.results, restart=args.restart)
@@ -215,15 +216,16 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "report":
         report_table1.build(config, args.results, args.reports)
     elif args.command == "figures":
-        from iss.figures import write_table1_figures
+        from iss.reporting.figures import write_table1_figures
         for path in write_table1_figures(args.results / config["scale"], args.reports):
             print(f"wrote {path}")
 
 
 def _run_table3(args: argparse.Namespace, config: dict) -> None:
-    from iss import report_table3, table3
+    from iss.reporting import table3 as report_table3
+    from iss.tasks import table3
     if args.command == "prepare":
-        from iss.squad_prepare import prepare
+        from iss.tasks.table3_data import prepare
         print(f"wrote {prepare(config, args.results)}")
     elif args.command == "train":
         table3.train_row(config, args.row, args.results, restart=args.restart)
@@ -234,15 +236,16 @@ def _run_table3(args: argparse.Namespace, config: dict) -> None:
     elif args.command == "report":
         report_table3.build(config, args.results, args.reports)
     elif args.command == "figures":
-        from iss.figures_bidaf import write_bidaf_figures
-        from iss.table3_config import scale_dir, table3_rows
+        from iss.reporting.figures_bidaf import write_bidaf_figures
+        from iss.tasks.table3_config import scale_dir, table3_rows
         for path in write_bidaf_figures(scale_dir(args.results, config), table3_rows(config), args.reports,
                                         config["scale"]):
             print(f"wrote {path}")
 
 
 def _run_table2(args: argparse.Namespace, config: dict) -> None:
-    from iss import report_table2, table2
+    from iss.reporting import table2 as report_table2
+    from iss.tasks import table2
     from iss.config import table2_seeds
     seed = args.seed if getattr(args, "seed", None) is not None else table2_seeds(config)[0]
     if args.command == "train":
@@ -254,7 +257,7 @@ def _run_table2(args: argparse.Namespace, config: dict) -> None:
     elif args.command == "report":
         report_table2.build(config, args.results, args.reports)
     elif args.command == "figures":
-        from iss.figures import write_table2_figures
+        from iss.reporting.figures import write_table2_figures
         for path in write_table2_figures(args.results / "table2.csv", args.reports):
             print(f"wrote {path}")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iss.config import REPO_ROOT, config_hash
-from iss.tables import write_text_atomic
+from iss.io import write_text_atomic
 
 if TYPE_CHECKING:  # the training side passes a device; readers of results files need no torch
     import torch
@@ -61,18 +61,6 @@ def provenance(config: dict, device: torch.device, seed: int | None = None) -> d
         device=describe_device(device), threads=torch.get_num_threads(),
         host=platform.node(), created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         versions=library_versions())
-
-
-def write_json_atomic(path: str | Path, payload: dict) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
-
-
-def read_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run the step that produces it first "
-                                f"(snakemake {path})")
-    return json.loads(path.read_text())
 
 
 def provenance_issues(label: str, metrics: dict, config: dict, expected_settings: dict | None,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from iss import compare
-from iss.compare import ClaimsError, Value, known_metrics, load_claims, read_results
-from iss.paper import load_paper_tables
+from iss.paper import compare
+from iss.paper.compare import ClaimsError, Value, known_metrics, load_claims, read_results
+from iss.paper.tables import load_paper_tables
 
 COLUMNS = ["scale", "setting", "row", "metric", "reproduced", "paper", "paper_printed", "paper_source",
            "paper_column"]

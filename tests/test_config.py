@@ -83,7 +83,8 @@ def test_snakemake_dry_run_lists_the_table1_dag():
 
 def test_paper_scale_dag_and_geometry_without_training():
     """The paper scale runs the same rules; its models have the published geometry."""
-    from iss import counting, table1
+    from iss import counting
+    from iss.tasks import table1
     env_bin = Path(sys.executable).parent
     done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
                           capture_output=True, text=True)

@@ -14,8 +14,8 @@ import iss
 from iss.groups import mask_removed_
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.models.rhn import RHNLanguageModel
-from iss.ptb import batchify
-from iss.train import Schedule, TrainConfig, pick_device, train_epoch
+from iss.data.ptb import batchify
+from iss.tasks.train_lm import Schedule, TrainConfig, pick_device, train_epoch
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run by gpu_check.sh)")]

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from iss.groups import mask_removed_
-from iss.figures import (downsample_strides, plot_lstm_sparsity, plot_training_curves, removed_stripes,
+from iss.reporting.figures import (downsample_strides, plot_lstm_sparsity, plot_training_curves, removed_stripes,
                          tf_kernel, write_table1_figures)
 from iss.models.lstm_lm import LSTMLanguageModel
-from iss.experiment import save_model
+from iss.tasks.lm import save_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EMBEDDING, HIDDEN = 8, [6, 5]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iss.paper import (
+from iss.paper.tables import (
     SCALES,
     PaperTablesError,
     UnknownKeyError,

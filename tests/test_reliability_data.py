@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from iss import data
-from iss.data import MIRROR_ENV_VAR, DataError, DataFile, fetch
-from iss.ptb import Corpus, read_tokens
+from iss.data import fetch as data
+from iss.data.fetch import MIRROR_ENV_VAR, DataError, DataFile, fetch
+from iss.data.ptb import Corpus, read_tokens
 
 CONTENT = b" the cat sat on the <unk> \n a dog N years \n"
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -236,7 +236,7 @@ def test_unwritable_dest_is_a_data_error(tmp_path, toy, monkeypatch):
     assert_one_clear_error(info.value, "toy.txt", "No space left", "free")
 
 
-# --- SQuAD files through the fetch layer (the JSON format check itself lives in iss.squad)
+# --- SQuAD files through the fetch layer (the JSON format check itself lives in iss.data.squad)
 
 
 def test_squad_json_that_is_not_the_registered_file_is_rejected(tmp_path):

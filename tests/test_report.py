@@ -15,11 +15,11 @@ import matplotlib.pyplot as plt
 import pytest
 from workflow_copy import copy_workflow
 
-from iss import report
+from iss.reporting import report
 from iss.cli import main
 from iss.config import load_config
-from iss.figures import save_figure
-from iss.sparsity_speed import measure_products
+from iss.reporting.figures import save_figure
+from iss.tasks.sparsity_speed import measure_products
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS = {"python": "3.11.7", "torch": "2.13.0+cpu", "numpy": "2.4.6"}

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from iss import sparsity_speed
+from iss.tasks import sparsity_speed
 from iss.cli import main
 from iss.config import ConfigError, load_config
-from iss.sparsity_speed import KINDS, build_levels, measure, measure_products, plot, structured_shape
+from iss.tasks.sparsity_speed import KINDS, build_levels, measure, measure_products, plot, structured_shape
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = {"hidden_size": 16, "input_size": 12, "batch_size": 3, "sparsities": [0.0, 0.5, 0.9], "threads": [1],

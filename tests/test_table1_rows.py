@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from iss.config import ConfigError
-from iss.experiment import ExperimentError, save_model
+from iss.tasks.lm import ExperimentError, save_model
 from iss.models.lstm_lm import LSTMLanguageModel
-from iss.table1 import row_dir, start_from_row
-from iss.table1_rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
+from iss.tasks.table1 import row_dir, start_from_row
+from iss.tasks.table1_rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
 
 STEP = {"kind": "step", "lr": 1.0, "factor": 0.3, "every": 2}
 

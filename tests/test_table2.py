@@ -7,11 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iss import counting, table2
+from iss import counting
+
+from iss.tasks import table2
 from iss.config import load_config, table2_rows, table2_seeds
-from iss.experiment import ExperimentError
-from iss.figures import write_table2_figures
-from iss.paper import paired_paper_rows
+from iss.tasks.lm import ExperimentError
+from iss.reporting.figures import write_table2_figures
+from iss.paper.tables import paired_paper_rows
 
 REPO = Path(__file__).resolve().parent.parent
 

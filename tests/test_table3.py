@@ -12,17 +12,23 @@ import numpy as np
 import pytest
 import torch
 
-from iss import counting, squad_metric, table3, train_bidaf
+from iss import counting
+
+from iss.data import squad_metric
+
+from iss.tasks import table3
+
+from iss.tasks import train_bidaf
 from iss.groups import removed_components
 from iss.config import ConfigError, load_config
-from iss.data import DataError
-from iss.experiment import load_model
-from iss.figures_bidaf import plot_group_norms, write_bidaf_figures
+from iss.data.fetch import DataError
+from iss.tasks.lm import load_model
+from iss.reporting.figures_bidaf import plot_group_norms, write_bidaf_figures
 from iss.models.bidaf import FAMILIES, BiDAF
-from iss.paper import paired_paper_rows
-from iss.report_table3 import build
-from iss.squad_prepare import fetch_table3_data, load_prepared, prepare, split_dev
-from iss.table3_config import row_lambda, table3_rows
+from iss.paper.tables import paired_paper_rows
+from iss.reporting.table3 import build
+from iss.tasks.table3_data import fetch_table3_data, load_prepared, prepare, split_dev
+from iss.tasks.table3_config import row_lambda, table3_rows
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -277,7 +283,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
     assert "\\toprule" in (reports / "table3.tex").read_text()
     written = write_bidaf_figures(results / "smoke" / "table3", table3_rows(config), reports, "smoke")
     assert all(p.stat().st_size > 1000 for p in written)
-    from iss import compare
+    from iss.paper import compare
     checked = compare.compare(results, "smoke")  # the tidy CSV follows the comparison's contract
     assert "table3 at smoke" in checked.summary() and checked.exit_code == 0, checked.summary()
 
@@ -285,7 +291,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
 @pytest.mark.parametrize("variant", ["exact", "paper"])
 def test_evaluation_shrinks_removed_units_and_checks_the_exact_variant(tiny, variant):
     from iss.groups import mask_removed_
-    from iss.experiment import save_model
+    from iss.tasks.lm import save_model
     config, results = tiny
     config["scales"]["smoke"]["table3"]["iss_variant"] = variant
     prepare(config, results)

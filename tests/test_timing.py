@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from iss import timing
+from iss.tasks import timing
 from iss.models.lstm_lm import LSTMLanguageModel
 
 

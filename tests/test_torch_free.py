@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TORCH_FREE = ("iss.config", "iss.paths", "iss.table1_rows", "iss.table2_rows", "iss.table3_config",
-              "iss.provenance", "iss.pareto", "iss.report", "iss.report_table1", "iss.report_table2",
-              "iss.report_table3", "iss.compare", "iss.paper", "iss.tables")
+TORCH_FREE = ("iss.config", "iss.tasks.paths", "iss.tasks.table1_rows", "iss.tasks.table2_rows", "iss.tasks.table3_config",
+              "iss.provenance", "iss.reporting.pareto", "iss.reporting.report", "iss.reporting.table1", "iss.reporting.table2",
+              "iss.reporting.table3", "iss.paper.compare", "iss.paper.tables", "iss.reporting.render")
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-import iss.train as train_module
+import iss.tasks.train_lm as train_module
 from iss.models.lstm_lm import LSTMLanguageModel
-from iss.ptb import Corpus
-from iss.train import Schedule, TrainConfig, TrainingDiverged, evaluate, train
+from iss.data.ptb import Corpus
+from iss.tasks.train_lm import Schedule, TrainConfig, TrainingDiverged, evaluate, train
 
 
 @pytest.fixture

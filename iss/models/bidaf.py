@@ -84,7 +84,7 @@ VARIANTS = ("paper", "exact")
 
 @dataclass
 class SquadBatch:
-    """Model inputs (``forward`` reads only these six attributes, so ``iss.squad.SquadBatch`` works too).
+    """Model inputs (``forward`` reads only these six attributes, so ``iss.data.squad.SquadBatch`` works too).
     Word ids index the concatenated vocabulary (trainable words first, then fixed
     GloVe words); character id 0 is the padding (NULL) character. Masks are True on real tokens and
     must be prefix masks.

@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 import iss
 from iss.groups import zero_small_weights_
-from iss.ptb import batchify, num_windows, windows
+from iss.io import load_torch, save_torch_atomic
+from iss.data.ptb import batchify, num_windows, windows
 
 
 class TrainingDiverged(RuntimeError):
@@ -125,22 +126,6 @@ def pick_device(requested: str = "auto") -> torch.device:
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary name, flush to disk, then rename: a killed run never leaves a
-    half-written file under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def detach_state(state):
@@ -262,7 +247,7 @@ def load_checkpoint(path: Path, digest: str, log=print) -> dict | None:
     Loaded on the CPU: RNG states must stay CPU byte tensors; weights move with load_state_dict."""
     if not path.exists():
         return None
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_torch(path, map_location="cpu")
     if ckpt["config_digest"] == digest:
         return ckpt
     stale = path.with_name("checkpoint.stale.pt")
@@ -306,7 +291,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
     def save_checkpoint(epoch_done: int, progress: EpochProgress | None) -> None:
         if progress is not None:
             progress = replace(progress, state=state_to(progress.state, "cpu"))
-        save_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch_done,
+        save_torch_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch_done,
                          progress=progress, history=history, best_valid=best, config_digest=digest,
                          **rng_states(device)),
                     checkpoint_path)
@@ -325,7 +310,7 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
                     iss.sizes(model, families).items()})
         if cfg.keep_best and row["valid_perplexity"] < best:
             best = row["valid_perplexity"]
-            save_atomic(model.state_dict(), best_path)
+            save_torch_atomic(model.state_dict(), best_path)
         history.append(row)
         print(f"[iss] epoch {row['epoch']}: lr {lr:.4g} train ppl {row['train_perplexity']:.2f} "
               f"valid ppl {row['valid_perplexity']:.2f} "

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iss import paths
+from iss.tasks import paths
 from iss.config import lambda_row, scale_settings, table2_rows
-from iss.paths import ExperimentError
+from iss.tasks.paths import ExperimentError
 
 TABLE = "table2"
 PAPER_VOCAB = 10_000
@@ -41,6 +41,6 @@ def row_settings(config: dict, row: str) -> dict:
 
 def paper_widths() -> dict[str, int]:
     """The widths of the paper's rows, from the paper file (baseline 830, then the learned ones)."""
-    from iss.paper import load_paper_tables
+    from iss.paper.tables import load_paper_tables
     paper = load_paper_tables()
     return {row: int(paper.cell(TABLE, row, "width").value) for row in paper.table(TABLE).rows}

@@ -13,11 +13,11 @@ from torch import nn
 import iss
 from iss.groups import surviving_sizes
 from iss.config import scale_settings
-from iss.data import fetch, resolve_mirror
-from iss.paths import ExperimentError  # noqa: F401  (raised here, importable from here as before)
+from iss.data.fetch import fetch, resolve_mirror
+from iss.tasks.paths import ExperimentError  # noqa: F401  (raised here, importable from here as before)
 from iss.provenance import provenance
-from iss.ptb import Corpus
-from iss.train import save_atomic
+from iss.data.ptb import Corpus
+from iss.io import load_torch, save_torch_atomic
 
 # Saved models name their class; this table says where the class lives.
 MODEL_CLASSES = {
@@ -39,14 +39,14 @@ def save_model(model: nn.Module, path: Path, made_by: dict | None = None, settin
     """Weights, class and geometry, the row settings they were trained with and the job's provenance."""
     kind = type(model).__name__
     if kind not in MODEL_CLASSES:
-        raise TypeError(f"save_model: {kind} is not registered in iss.experiment.MODEL_CLASSES")
-    save_atomic(dict(kind=kind, geometry=model.geometry(), state=model.state_dict(), provenance=made_by,
+        raise TypeError(f"save_model: {kind} is not registered in iss.tasks.lm.MODEL_CLASSES")
+    save_torch_atomic(dict(kind=kind, geometry=model.geometry(), state=model.state_dict(), provenance=made_by,
                      settings=settings), path)
 
 
 def load_model(path: Path, device) -> tuple[nn.Module, dict]:
     """The model saved at ``path`` and what was saved with it (provenance, settings)."""
-    saved = torch.load(path, map_location=device, weights_only=False)
+    saved = load_torch(path, map_location=device)
     kind = saved.get("kind", "LSTMLanguageModel")  # files written before models named their class
     cls = getattr(importlib.import_module(MODEL_CLASSES[kind]), kind)
     model = cls(**saved["geometry"])
@@ -90,7 +90,7 @@ def iss_sizes(removed: dict[str, torch.Tensor]) -> list[int]:
 def time_models(config: dict, models: dict[str, nn.Module], vocab: int) -> dict:
     """Interleaved latency of whole LMs on random tokens (timing settings of the scale), each
     model against the one labelled "baseline"."""
-    from iss import timing
+    from iss.tasks import timing
     settings = scale_settings(config)["timing"]
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, vocab, (settings["num_steps"], settings["batch_size"]), generator=generator)

@@ -7,7 +7,7 @@ answers 206 with a matching ``Content-Range`` gets the rest appended, any other 
 either a resumed copy or a clean fresh one, never a mix. Checking the bytes is the caller's job:
 a complete partial file is handed back, not trusted.
 
-Attempts are bounded (``ATTEMPTS``), each one is a single request through ``iss.data._open_url``
+Attempts are bounded (``ATTEMPTS``), each one is a single request through ``iss.data.fetch._open_url``
 (https only, the one place that reaches the network), and the file never grows past
 ``max_bytes``, so a server that streams forever cannot fill the disk.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from iss import data
-from iss.data import CHUNK_BYTES, DataError
+from iss.data import fetch as data
+from iss.data.fetch import CHUNK_BYTES, DataError
 
 ATTEMPTS = 3
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")

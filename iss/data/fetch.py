@@ -15,7 +15,7 @@ redirect to any other scheme is refused before it is followed.
 
 Two files of the paper scale (SQuAD train-v1.1.json, GloVe 6B 100d) are published
 with an md5 only; they are :class:`Md5File` entries of the same registry, fetched
-and pinned by a sha256 lock in :mod:`iss.data_md5` (downloads: :mod:`iss.download`).
+and pinned by a sha256 lock in :mod:`iss.data.md5` (downloads: :mod:`iss.data.download`).
 
 Every failure is one :class:`DataError` whose message names the file, says what
 was expected and what to do about it.
@@ -29,7 +29,6 @@ import json
 import lzma
 import os
 import ssl
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -37,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Mapping
+
+from iss.io import replacing, write_text_atomic
 
 try:  # advisory locks tell a live download's temporary file from a dead one's
     import fcntl
@@ -89,7 +90,7 @@ class Md5File:
 
     It is checked against that md5 the first time it is fetched; its sha256 is then recorded in
     ``<name>.sha256.lock`` beside it, and every later use is checked against the lock
-    (``iss.data_md5``). ``url`` is the file itself, or None when it is a member of ``archive``.
+    (``iss.data.md5``). ``url`` is the file itself, or None when it is a member of ``archive``.
     ``config_key`` names the setting through which a user may hand over a copy by path.
     """
 
@@ -229,7 +230,7 @@ def fetch(
     for name in wanted:
         spec = files[name]
         if isinstance(spec, Md5File):
-            from iss.data_md5 import fetch_md5_file  # imported here: it builds on this module
+            from iss.data.md5 import fetch_md5_file  # imported here: it builds on this module
             out[name] = fetch_md5_file(dataset, spec, dest, mirror_dir, download, given.get(name))
         else:
             out[name] = _fetch_one(dataset, spec, dest, mirror_dir, download)
@@ -357,13 +358,7 @@ def _write_sidecar(path: Path, spec: DataFile) -> None:
     stat = path.stat()
     record = {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     # Written atomically, so a reader never trusts a half-written record.
-    sidecar = _sidecar(path)
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(record) + "\n")
-        os.replace(tmp, sidecar)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(_sidecar(path), json.dumps(record) + "\n")
 
 
 # --- temporary files: .<name>.<random>.part next to the target, locked while written
@@ -402,8 +397,9 @@ def _install(target: Path, source_label: str, fix_hint: str, spec: DataFile,
              write: Callable[[BinaryIO, "hashlib._Hash"], int]) -> None:
     """Run `write(out_file, digest) -> bytes_written`, verify the result, rename it to `target`.
 
-    The temporary file stays locked until it is renamed or deleted, and any failure
-    (including an interruption) deletes it, so nothing partial is left behind.
+    The temporary file (``iss.io.replacing``) is locked while it is written, so a concurrent
+    cleaner leaves it alone; it is renamed only once verified, and any failure (including an
+    interruption) deletes it, so nothing partial is left behind.
     """
     def disk_error(err: OSError) -> DataError:
         return DataError(
@@ -412,45 +408,32 @@ def _install(target: Path, source_label: str, fix_hint: str, spec: DataFile,
         )
 
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX)
+        with replacing(target, suffix=PART_SUFFIX) as tmp, open(tmp, "wb") as out:
+            if fcntl is not None:
+                fcntl.flock(out.fileno(), fcntl.LOCK_EX)
+            digest = hashlib.sha256()
+            written = write(out, digest)
+            out.flush()
+            _check_written(spec, source_label, fix_hint, tmp, written, digest.hexdigest())
     except OSError as err:
         raise disk_error(err) from err
-    tmp = Path(tmp_name)
-    out = os.fdopen(fd, "wb")
-    try:
-        if fcntl is not None:
-            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
-        digest = hashlib.sha256()
-        written = write(out, digest)
-        out.flush()
-        os.fsync(out.fileno())
-        os.fchmod(out.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        actual = digest.hexdigest()
-        if written != spec.size or actual != spec.sha256:
-            if written == 0:
-                problem = "is empty"
-            elif written != spec.size:
-                problem = "is truncated" if written < spec.size else "is larger than expected"
-            else:
-                problem = "has the wrong checksum"
-            kind = _sniff(tmp)
-            raise DataError(
-                f"{spec.name} from {source_label} {problem}: expected {spec.size} bytes with sha256 "
-                f"{spec.sha256}, got {written} bytes with sha256 {actual}"
-                + (f"; it {kind}" if kind else "") + f". {fix_hint}"
-            )
-        os.replace(tmp, target)
-    except OSError as err:
-        raise disk_error(err) from err
-    finally:
-        out.close()
-        tmp.unlink(missing_ok=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _check_written(spec: DataFile, source_label: str, fix_hint: str, tmp: Path, written: int, actual: str) -> None:
+    """A DataError naming what the written file is, unless it is exactly the registered one."""
+    if written != spec.size or actual != spec.sha256:
+        if written == 0:
+            problem = "is empty"
+        elif written != spec.size:
+            problem = "is truncated" if written < spec.size else "is larger than expected"
+        else:
+            problem = "has the wrong checksum"
+        kind = _sniff(tmp)
+        raise DataError(
+            f"{spec.name} from {source_label} {problem}: expected {spec.size} bytes with sha256 "
+            f"{spec.sha256}, got {written} bytes with sha256 {actual}"
+            + (f"; it {kind}" if kind else "") + f". {fix_hint}"
+        )
 
 
 class _GuardedReader:

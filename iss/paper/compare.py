@@ -66,7 +66,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import yaml
 
-from iss.paper import (
+from iss.paper.tables import (
     SCALES,
     SUFFIX_UNITS,
     PaperCell,
@@ -78,7 +78,8 @@ from iss.paper import (
     load_paper_tables,
     parse_printed,
 )
-from iss.tables import MISSING, render_markdown, write_text_atomic
+from iss.reporting.render import MISSING, render_markdown
+from iss.io import write_text_atomic
 
 DEFAULT_CLAIMS_PATH = Path(__file__).resolve().parent.parent / "config" / "claims.yaml"
 
@@ -93,15 +94,15 @@ STATUSES = ("pass", "fail", "known fail", "shown", "n/a", "missing", "error")
 FAILING = ("fail", "error")
 
 # Result metrics that are not paper columns (a paper column's key is always a valid metric name);
-# claims may name these or paper column keys. Table 1: iss/report_table1.py. Tables 2 and 3:
+# claims may name these or paper column keys. Table 1: iss/reporting/table1.py. Tables 2 and 3:
 # their report steps are expected to name metrics after the paper columns (width,
 # perplexity_valid, parameters; em, f1, weights, ...).
 EXTRA_METRICS = {
     "table1": ("keep_prob", "lambda", "mult_add_reduction_gemm", "fastest_path"),
     "table2": ("trained_width", "mult_add_reduction", "mult_add_reduction_gemm", "total_time_ms", "speedup",
-               "fastest_path"),  # iss/table2.py's metrics.json and timing (its report step is not written yet)
+               "fastest_path"),  # iss/tasks/table2.py's metrics.json and timing (its report step is not written yet)
     "table3": ("lambda", "speedup", "weights_exact", "em_before_shrink", "f1_before_shrink",
-               "shrink_max_abs_logprob_error", "iss_variant"),  # iss/report_table3.py
+               "shrink_max_abs_logprob_error", "iss_variant"),  # iss/reporting/table3.py
 }
 
 

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import torch
 
-from iss import squad_metric
+from iss.data import squad_metric
 import iss
 from iss.groups import zero_small_weights_
-from iss.ema import ExponentialMovingAverage
+from iss.tasks.ema import ExponentialMovingAverage
 from iss.models.bidaf import span_loss
-from iss.squad import SquadDataset, best_spans
-from iss.train import (TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, save_atomic,
-                       seed_everything)
+from iss.data.squad import SquadDataset, best_spans
+from iss.tasks.train_lm import TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, seed_everything
+from iss.io import save_torch_atomic
 
 # Which weights the element threshold zeroes. "original": every trainable weight in the TF scopes
 # prepro/* and main/* of the fork (contextual LSTM, attention, modeling and output LSTMs, pointer
@@ -181,7 +181,7 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
         log(f"[iss] resuming {run_dir} at step {step} of {cfg.steps}")
 
     def save_checkpoint() -> None:
-        save_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), ema=ema.state_dict(),
+        save_torch_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), ema=ema.state_dict(),
                          step=step, history=history, best=best, window=window, config_digest=digest,
                          **rng_states(device)),
                     checkpoint_path)
@@ -195,7 +195,7 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
             sizes = iss.sizes(model, families)
             if cfg.keep_best and result["f1"] > best:
                 best = result["f1"]
-                save_atomic({name: t.detach().cpu() for name, t in model.state_dict().items()}, best_path)
+                save_torch_atomic({name: t.detach().cpu() for name, t in model.state_dict().items()}, best_path)
         line = dict(step=step, loss=window["loss"] / max(1, window["steps"]),
                     penalty=window["penalty"] / max(1, window["steps"]), valid_em=result["exact_match"],
                     valid_f1=result["f1"], steps_per_second=window["steps"] / max(1e-9, window["seconds"]),

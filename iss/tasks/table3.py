@@ -1,7 +1,7 @@
 """Table 3 of the paper: BiDAF on SQuAD v1.1 with ISS on the modeling and output LSTMs.
 
 Steps (each one ``iss`` command and one Snakemake rule; every step writes files):
-    fetch-data squad / glove  resources/data/{squad,glove}/...            (verified; iss.squad_prepare)
+    fetch-data squad / glove  resources/data/{squad,glove}/...            (verified; iss.tasks.table3_data)
     prepare                   results/<scale>/table3/data/prepared.pt    (split of dev at smoke/mid, vocab, tensors)
     train_row                 results/<scale>/table3/<row>/model.pt, history.csv
                               baseline: from scratch; iss_k: fine-tuned from the baseline's EMA weights with
@@ -23,17 +23,20 @@ import pandas as pd
 import torch
 
 import iss
-from iss import counting, squad_metric, timing
+from iss import counting
+from iss.data import squad_metric
+from iss.tasks import timing
 from iss.groups import removed_components, surviving_sizes, zero_small_weights_
-from iss.experiment import ExperimentError, load_model, save_model
+from iss.tasks.lm import ExperimentError, load_model, save_model
 from iss.models.bidaf import FAMILIES, BiDAF
-from iss.provenance import provenance, write_json_atomic
-from iss.squad import SquadBatch, SquadDataset, best_spans
-from iss.squad_prepare import Prepared, load_prepared
-from iss.table3_config import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
-from iss.tables import write_text_atomic
-from iss.train import pick_device, seed_everything
-from iss.train_bidaf import QATrainConfig, predict, thresholded_parameters, train_qa
+from iss.provenance import provenance
+from iss.io import write_json_atomic
+from iss.data.squad import SquadBatch, SquadDataset, best_spans
+from iss.tasks.table3_data import Prepared, load_prepared
+from iss.tasks.table3_config import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
+from iss.io import write_text_atomic
+from iss.tasks.train_lm import pick_device, seed_everything
+from iss.tasks.train_bidaf import QATrainConfig, predict, thresholded_parameters, train_qa
 
 # Paper-size geometry (spec 4.1): d = 100, GloVe 100d, char CNN 100 filters of width 5 over 8-d
 # character vectors. The trainable vocabulary (VW word vectors, VC character vectors) depends on the
@@ -211,7 +214,7 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
 
 def paper_sizes() -> dict[str, dict[str, int]]:
     """{paper row: {family: ISS size}} from the paper file (baseline all 100)."""
-    from iss.paper import load_paper_tables
+    from iss.paper.tables import load_paper_tables
     paper = load_paper_tables()
     return {row: {family: int(paper.cell(TABLE, row, column).value) for family, column in PAPER_COLUMNS.items()}
             for row in paper.rows(TABLE)}

@@ -45,7 +45,7 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import torch
 
-from iss.data import DataError
+from iss.data.fetch import DataError
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -290,7 +290,7 @@ def split_articles(articles: Sequence[Mapping], eval_fraction: float, seed: int)
 
 def write_squad_json(articles: Sequence[Mapping], path: str | Path, version: str = SQUAD_VERSION) -> Path:
     """Write `articles` as a SQuAD JSON file, atomically; they are checked first."""
-    from iss.tables import write_text_atomic  # the project's one atomic writer (imports pandas: lazily)
+    from iss.io import write_text_atomic
 
     articles = list(articles)
     check_squad_articles(articles, f"articles for {path}")

@@ -2,9 +2,9 @@
 that tokenises and encodes everything once for the training and evaluation jobs.
 
 Files
-    All come from the registry of ``iss.data``: SQuAD dev-v1.1.json and GloVe 6B 50d by sha256;
+    All come from the registry of ``iss.data.fetch``: SQuAD dev-v1.1.json and GloVe 6B 50d by sha256;
     the paper scale's train-v1.1.json and glove.6B.100d.txt by their published md5, pinned by a
-    sha256 lock after the first verified copy (``iss.data_md5``). Those two may also be handed
+    sha256 lock after the first verified copy (``iss.data.md5``). Those two may also be handed
     over by path (``table3.data.train_file``, ``table3.glove.file``); otherwise they come from the
     data mirror or are downloaded (glove.6B.100d.txt out of glove.6B.zip).
 
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import torch
 
-from iss import squad
-from iss.data import DataError, fetch, resolve_mirror
-from iss.provenance import write_json_atomic
-from iss.table3_config import (SQUAD_DEV, SQUAD_TRAIN, data_files, glove_name, prepared_dir, settings,
+from iss.data import squad
+from iss.data.fetch import DataError, fetch, resolve_mirror
+from iss.tasks.table3_config import (SQUAD_DEV, SQUAD_TRAIN, data_files, glove_name, prepared_dir, settings,
                                uses_dev_split)
-from iss.train import save_atomic
+from iss.io import load_torch, save_torch_atomic, write_json_atomic
 
 PREPARED_VERSION = 1
 CHUNK = 1 << 20
@@ -142,7 +141,7 @@ def prepare(config: dict, results: Path) -> Path:
                    num_trainable_words=vocab.num_trainable_words,
                    fixed_vectors=vocab.glove_matrix(glove, dim) if glove is not None else None, word_dim=dim,
                    train=train_set, eval=eval_set, eval_json=str(eval_json), summary=summary)
-    save_atomic(payload, out / "prepared.pt")
+    save_torch_atomic(payload, out / "prepared.pt")
     write_json_atomic(out / "summary.json", summary)
     print(f"[iss] table3 data: train {train_set.summary()} from {summary['train_articles']} articles; eval "
           f"{len(eval_set)} questions from {summary['eval_articles']} articles ({eval_json}); vocabulary "
@@ -159,7 +158,7 @@ def load_prepared(path: Path) -> Prepared:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = load_torch(path, map_location="cpu")
     if saved.get("version") != PREPARED_VERSION:
         raise DataError(f"{path} was written by another version of the prepare step; delete it and rerun.")
     vocab = squad.SquadVocab(words=saved["words"], chars=saved["chars"],

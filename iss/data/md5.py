@@ -1,11 +1,11 @@
 """Files known only by md5 (SQuAD train-v1.1.json, GloVe 6B 100d): fetched, md5-checked, pinned.
 
-Sources, in this order (the registry entries are :class:`iss.data.Md5File`):
+Sources, in this order (the registry entries are :class:`iss.data.fetch.Md5File`):
 
 1. a copy the user pointed at through the file's config key (plain or ``.xz``);
 2. the data mirror: ``<mirror>/<dataset>/<name>`` or ``<name>.xz``, and for a file that is
    published inside an archive also the archive itself (``<mirror>/glove/glove.6B.zip``);
-3. a download over https (``iss.download``: resumable, with a progress bar). For an archive
+3. a download over https (``iss.data.download``: resumable, with a progress bar). For an archive
    member, the archive is downloaded, its md5 checked, only the member extracted, and the
    archive deleted (glove.6B.zip is 822 MB; the 100d member is 331 MB).
 
@@ -20,17 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
-import os
-import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from iss import data
-from iss.data import CHUNK_BYTES, PART_SUFFIX, DataError, Md5File
-from iss.download import download_resumable, resume_path
-from iss.provenance import write_json_atomic
+from iss.data import fetch as data
+from iss.data.fetch import CHUNK_BYTES, PART_SUFFIX, DataError, Md5File
+from iss.data.download import download_resumable, resume_path
+from iss.io import replacing, write_json_atomic
 
 LOCK_SUFFIX = ".sha256.lock"
 # A download may exceed the registry's approximate size by this factor before it is cut off.
@@ -181,37 +179,29 @@ def _copy(src, out: BinaryIO, digests: _Digests) -> None:
 def _install(target: Path, spec: Md5File, label: str, fix_hint: str,
              write: Callable[[BinaryIO, _Digests], None]) -> None:
     """Stream ``write`` into a temporary file beside ``target``; check md5 and lock; rename; lock."""
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX)
-    except OSError as err:
-        raise DataError(f"Could not write in {target.parent} ({err}). Check that it is writable, then re-run.") from err
-    tmp = Path(tmp_name)
     digests = _Digests()
     try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                write(out, digests)
-            except OSError as err:
-                raise DataError(f"Copying {spec.name} from {label} failed ({err}). Check that {target.parent} "
-                                f"has {spec.approx_bytes:,} bytes free and the source is readable.") from err
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digests.md5.hexdigest()
-        if actual != spec.md5:
-            kind = data._sniff(tmp)
-            raise DataError(f"{spec.name} from {label} has md5 {actual} ({digests.size:,} bytes), expected "
-                            f"{spec.md5} (from {spec.md5_source})" + (f"; it {kind}" if kind else "")
-                            + f". Nothing was saved as {target}. {fix_hint}")
-        lock = read_lock(target)
-        if lock is not None and lock["sha256"] != digests.sha256.hexdigest():
-            raise DataError(f"{spec.name} from {label} has the right md5 but sha256 {digests.sha256.hexdigest()}, "
-                            f"not the {lock['sha256']} recorded in {lock_path(target)} when {spec.name} was first "
-                            "verified: two different files with one md5, or the lock is from another copy. Check "
-                            "the source; delete the lock only if you trust this copy.")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with replacing(target, suffix=PART_SUFFIX) as tmp:
+            with open(tmp, "wb") as out:
+                try:
+                    write(out, digests)
+                except OSError as err:
+                    raise DataError(f"Copying {spec.name} from {label} failed ({err}). Check that {target.parent} "
+                                    f"has {spec.approx_bytes:,} bytes free and the source is readable.") from err
+            actual = digests.md5.hexdigest()
+            if actual != spec.md5:
+                kind = data._sniff(tmp)
+                raise DataError(f"{spec.name} from {label} has md5 {actual} ({digests.size:,} bytes), expected "
+                                f"{spec.md5} (from {spec.md5_source})" + (f"; it {kind}" if kind else "")
+                                + f". Nothing was saved as {target}. {fix_hint}")
+            lock = read_lock(target)
+            if lock is not None and lock["sha256"] != digests.sha256.hexdigest():
+                raise DataError(f"{spec.name} from {label} has the right md5 but sha256 {digests.sha256.hexdigest()}, "
+                                f"not the {lock['sha256']} recorded in {lock_path(target)} when {spec.name} was first "
+                                "verified: two different files with one md5, or the lock is from another copy. Check "
+                                "the source; delete the lock only if you trust this copy.")
+    except OSError as err:
+        raise DataError(f"Could not write in {target.parent} ({err}). Check that it is writable, then re-run.") from err
     if lock is None:
         _write_lock(target, digests, label)
     print(f"[iss] {spec.name}: from {label}, md5 verified", flush=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iss.config import ConfigError, scale_settings, table_seeds
-from iss.paths import run_dir
+from iss.tasks.paths import run_dir
 
 TABLE = "table1"
 # The paper's model at its published sizes: PTB's 10,000-word vocabulary and an embedding as
@@ -101,7 +101,7 @@ def seeds(config: dict) -> list[int]:
 
 def paper_sizes() -> dict[str, list[int]]:
     """The paper's (1st, 2nd) LSTM sizes of its baseline and ISS rows, from the paper file."""
-    from iss.paper import load_paper_tables
+    from iss.paper.tables import load_paper_tables
     paper = load_paper_tables()
     return {row: [int(paper.cell(TABLE, row, "iss_1st").value), int(paper.cell(TABLE, row, "iss_2nd").value)]
             for row in ("baseline", "iss_a", "iss_b")}

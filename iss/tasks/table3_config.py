@@ -12,16 +12,16 @@ Data sources (``table3.data.source``):
 * ``dev_split``: SQuAD dev-v1.1 cut into two disjoint sets of whole articles (train / eval), for
   the smoke and mid scales, because the train set is not available offline;
 * ``official``: train-v1.1.json for training and dev-v1.1.json for evaluation, as published (the
-  paper scale). train-v1.1.json is not in the sha256 registry of ``iss.data``: it comes from
+  paper scale). train-v1.1.json is not in the sha256 registry of ``iss.data.fetch``: it comes from
   ``table3.data.train_file`` or the data mirror and is checked against its published md5
-  (``iss.squad_prepare``).
+  (``iss.tasks.table3_data``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from iss.config import ConfigError, scale_settings
-from iss.paths import run_dir, table_dir
+from iss.tasks.paths import run_dir, table_dir
 
 TABLE = "table3"
 SQUAD_DEV = "dev-v1.1.json"

@@ -15,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from iss.config import scale_settings
-from iss.paper import load_paper_tables
-from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
-from iss.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
+from iss.paper.tables import load_paper_tables
+from iss.provenance import git_sha, provenance_issues, provenance_lines
+from iss.io import read_json
+from iss.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
-from iss.tables import (format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, render_latex,
-                        render_markdown, write_text_atomic)
+from iss.reporting.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, render_latex, render_markdown
+from iss.io import write_text_atomic
 
 TIMING_NOTE = ("Times: the whole LM (embedding, LSTMs, decoder, log-softmax) at batch 10 x 30 steps; baseline and "
                "compact models interleaved in one process, median of all calls, each model on its fastest path "

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import torch
 
-from iss.data import MIRROR_ENV_VAR, DataError, sniff_bytes
+from iss.data.fetch import MIRROR_ENV_VAR, DataError, sniff_bytes
 
 EOS = "<eos>"
 UNK = "<unk>"

@@ -13,8 +13,6 @@ Every figure is written as PNG (for reading) and PDF (for papers), each atomical
 from __future__ import annotations
 
 import math
-import os
-import secrets
 from pathlib import Path
 
 import matplotlib
@@ -29,8 +27,9 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from torch import nn  # noqa: E402
 
 from iss.groups import removed_components  # noqa: E402
-from iss.experiment import load_model  # noqa: E402
-from iss.table1_rows import TABLE  # noqa: E402
+from iss.io import replacing  # noqa: E402
+from iss.tasks.lm import load_model  # noqa: E402
+from iss.tasks.table1_rows import TABLE  # noqa: E402
 
 FORMATS = ("png", "pdf")
 PNG_DPI = 150
@@ -61,16 +60,11 @@ def save_figure(figure: plt.Figure, out_stem: Path) -> list[Path]:
 
 def _save_atomic(figure: plt.Figure, path: Path) -> Path:
     """Readers see the old file or the new one, never half of one."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fmt = path.suffix.lstrip(".")
     # No creation date or software version inside: the same figure gives the same bytes.
     metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-    try:
+    with replacing(path) as temp:
         figure.savefig(temp, format=fmt, dpi=PNG_DPI, metadata=metadata)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -431,7 +425,7 @@ def plot_rhn_tradeoff(points: pd.DataFrame, paper_points: pd.DataFrame, scale: s
 
 def write_table2_figures(table2_csv: Path, reports_dir: Path) -> list[Path]:
     """reports/figures/rhn_tradeoff.{png,pdf} from results/table2.csv and the paper file."""
-    from iss.paper import load_paper_tables
+    from iss.paper.tables import load_paper_tables
     frame = pd.read_csv(_require(Path(table2_csv), "table2_report"))
     paper = load_paper_tables()
     paper_points = pd.DataFrame([

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from iss.config import scale_settings, table_seeds
-from iss.provenance import read_json
-from iss.table1_rows import TABLE, pareto_rows, start_row
-from iss.tables import write_text_atomic
+from iss.io import read_json
+from iss.tasks.table1_rows import TABLE, pareto_rows, start_row
+from iss.io import write_text_atomic
 
 # (kind, label, matplotlib style) in drawing order
 KINDS = {
@@ -65,7 +65,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
 
 def paper_points() -> pd.DataFrame:
     """The paper's Table 1 rows relative to its baseline (from config/paper_tables.yaml)."""
-    from iss.paper import load_paper_tables
+    from iss.paper.tables import load_paper_tables
     paper = load_paper_tables()
     value = lambda row, column: paper.cell(TABLE, row, column).value  # noqa: E731
     lines = [dict(row=row, relative_perplexity=value(row, "perplexity_valid") / value("baseline", "perplexity_valid"),
@@ -76,7 +76,7 @@ def paper_points() -> pd.DataFrame:
 
 
 def plot(frame: pd.DataFrame, paper: pd.DataFrame, title: str, out_stem: Path) -> list[Path]:
-    from iss.figures import plt, save_figure
+    from iss.reporting.figures import plt, save_figure
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for axis, x, xlabel in ((axes[0], "relative_weights", "weights / baseline's"),
                             (axes[1], "speedup", "measured speedup against the baseline (first seed)")):

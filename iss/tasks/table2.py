@@ -17,13 +17,14 @@ import torch
 
 from iss import counting
 from iss.config import table2_rows, table2_seeds
-from iss.experiment import (iss_sizes, load_corpus, load_model, probe_tokens, save_model,
+from iss.tasks.lm import (iss_sizes, load_corpus, load_model, probe_tokens, save_model,
                             shrink_checked, time_models)
 from iss.models.rhn import RHNLanguageModel
-from iss.provenance import provenance, write_json_atomic
-from iss.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
-from iss.tables import write_text_atomic
-from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
+from iss.provenance import provenance
+from iss.io import write_json_atomic
+from iss.tasks.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
+from iss.io import write_text_atomic
+from iss.tasks.train_lm import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
 
 def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:
     table = settings(config)

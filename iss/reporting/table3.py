@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from iss.paper import load_paper_tables, paired_paper_rows
-from iss.provenance import git_sha, read_json
-from iss.table3_config import TABLE, row_dir, scale_dir, settings, table3_rows
-from iss.tables import (MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex,
-                        render_markdown, write_text_atomic)
+from iss.paper.tables import load_paper_tables, paired_paper_rows
+from iss.provenance import git_sha
+from iss.io import read_json
+from iss.tasks.table3_config import TABLE, row_dir, scale_dir, settings, table3_rows
+from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex, render_markdown
+from iss.io import write_text_atomic
 
 FAMILY_COLUMNS = (("ModFwd1", "modfwd1"), ("ModBwd1", "modbwd1"), ("ModFwd2", "modfwd2"), ("ModBwd2", "modbwd2"),
                   ("OutFwd", "outfwd"), ("OutBwd", "outbwd"))
@@ -42,7 +43,7 @@ VARIANT_NOTE = {
 }
 def paper_sizes_note(geometry: dict) -> str:
     """How the paper-size weight # is made; every number as the timing step counted it on the model
-    (``iss.table3.paper_size_geometry``, in timing_paper_sizes.json)."""
+    (``iss.tasks.table3.paper_size_geometry``, in timing_paper_sizes.json)."""
     d, vw, vc = geometry["d"], geometry["vw"], geometry["vc"]
     return (f"Weight # at the paper's sizes: d = {d} with the paper variant (the a1i slot stays 2d wide, "
             f"spec 4.1) plus C = {geometry['fixed_weights']:,} for the char CNN, highway, contextual LSTM, attention "

@@ -14,11 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from iss.config import scale_settings, table2_rows, table2_seeds
-from iss.paper import load_paper_tables, paired_paper_rows
-from iss.provenance import git_sha, provenance_issues, provenance_lines, read_json
-from iss.table2_rows import TABLE, paper_widths, row_settings, run_dir
-from iss.tables import (MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex,
-                        render_markdown, write_text_atomic)
+from iss.paper.tables import load_paper_tables, paired_paper_rows
+from iss.provenance import git_sha, provenance_issues, provenance_lines
+from iss.io import read_json
+from iss.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
+from iss.reporting.render import MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex, render_markdown
+from iss.io import write_text_atomic
 
 TIMING_NOTE = ("Times: the whole RHN LM (embedding, every micro-layer, tied softmax) at batch {batch} x {steps} "
                "steps on the CPU; baseline and compact models interleaved in one process, median of all calls, "

@@ -37,10 +37,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from iss.compare import FAILING, STATUSES as COMPARISON_STATUSES
-from iss.paper import SCALES, load_paper_tables
+from iss.paper.compare import FAILING, STATUSES as COMPARISON_STATUSES
+from iss.paper.tables import SCALES, load_paper_tables
 from iss.provenance import git_sha
-from iss.tables import MISSING, latex_escape, write_text_atomic
+from iss.reporting.render import MISSING, latex_escape
+from iss.io import write_text_atomic
 
 TITLE = "Learning Intrinsic Sparse Structures within LSTM (Wen et al., ICLR 2018): reproduction report"
 INTRO = (
@@ -326,7 +327,7 @@ def _sparsity_markdown(speed) -> str:
     if speed is None:
         return ""
     report, rows = speed
-    from iss.sparsity_speed import KINDS, KIND_LABELS
+    from iss.tasks.sparsity_speed import KINDS, KIND_LABELS
     layer = report["layer"]
     columns = ["Threads", "Sparsity", "Units kept", *KINDS]
     header = (f"Speedup over the dense product W [{layer['weight_shape'][0]}×{layer['weight_shape'][1]}] × "
@@ -549,7 +550,7 @@ def _provenance_latex(lines: list[ProvenanceLine], keys: dict[str, str]) -> str:
 def _sparsity_latex(speed) -> str:
     if speed is None:
         return ""
-    from iss.sparsity_speed import KINDS
+    from iss.tasks.sparsity_speed import KINDS
     report, rows = speed
     layer = report["layer"]
     body = [[tex_text(row["Threads"]), tex_text(row["Sparsity"]), tex_text(row["Units kept"]),

@@ -16,14 +16,15 @@ import torch
 
 from iss import counting
 from iss.config import scale_settings
-from iss.experiment import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
+from iss.tasks.lm import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
                             shrink_checked, time_models)
 from iss.models.lstm_lm import LSTMLanguageModel
-from iss.provenance import provenance, read_json, write_json_atomic
-from iss.tables import write_text_atomic
-from iss.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
+from iss.provenance import provenance
+from iss.io import read_json, write_json_atomic
+from iss.io import write_text_atomic
+from iss.tasks.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
                              table_rows)
-from iss.train import Schedule, TrainConfig, evaluate, pick_device, seed_everything, tensor_digest, train
+from iss.tasks.train_lm import Schedule, TrainConfig, evaluate, pick_device, seed_everything, tensor_digest, train
 
 
 def row_hidden_sizes(config: dict, row: str, results: Path, seed: int) -> list[int]:

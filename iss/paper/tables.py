@@ -237,7 +237,7 @@ def load_paper_tables(path: str | Path | None = None) -> PaperTables:
 
 class _Validator:
     """Turns the parsed YAML into dataclasses; every error names the file and the key path.
-    (iss.compare validates the claims file with a subclass raising its own error type.)"""
+    (iss.paper.compare validates the claims file with a subclass raising its own error type.)"""
 
     error: type[Exception] = PaperTablesError
 

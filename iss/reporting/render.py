@@ -7,14 +7,11 @@ it out. Nothing here knows about particular tables.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-from iss.paper import format_number
+from iss.paper.tables import format_number
 
 MISSING = "–"  # shown where a number was not (or not yet) reproduced
 
@@ -154,32 +151,6 @@ def render_latex(df: pd.DataFrame, caption: str, label: str, banner: list[str], 
         lines += [r"{\footnotesize " + latex_escape(note) + r"\par}" for note in footnotes]
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
-
-
-# --- files ----------------------------------------------------------------------------------
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` so that readers see the old file or the new one, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
-            temp.write(text)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes it 0600; use normal rights
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def fmt_mean_sd(values, decimals: int = 2) -> str:

@@ -15,7 +15,7 @@ sparsity s (the fraction of W's weights that are zero) it is timed four ways:
 
 The structured shape is rounded to whole units, so its sparsity differs slightly from the target;
 the random masks use exactly the structured matrix's number of weights, so each level compares
-equal non-zero counts. Every candidate is timed with ``iss.timing.interleaved`` (short chunks,
+equal non-zero counts. Every candidate is timed with ``iss.tasks.timing.interleaved`` (short chunks,
 round-robin in shuffled order, median per call) in one process at each configured thread count.
 
 ``measure`` writes ``results/<scale>/sparsity_speed.json`` (shapes, medians, speedups over the
@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 
 from iss.config import ConfigError, scale_settings
-from iss.provenance import provenance, read_json, write_json_atomic
-from iss.timing import Candidate, interleaved, machine_info
+from iss.provenance import provenance
+from iss.io import read_json, write_json_atomic
+from iss.tasks.timing import Candidate, interleaved, machine_info
 
 RESULT_NAME = "sparsity_speed.json"
 FIGURE_STEM = "speedup_vs_sparsity"
@@ -190,7 +191,7 @@ def summary_text(report: dict) -> str:
 
 def plot(result_path: Path, out_stem: Path) -> list[Path]:
     """``out_stem.{png,pdf}``: speedup over dense against sparsity, one panel per thread count."""
-    from iss.figures import plt, save_figure  # matplotlib with the Agg backend
+    from iss.reporting.figures import plt, save_figure  # matplotlib with the Agg backend
     report = read_json(result_path)
     threads = report["protocol"]["threads"]
     layer = report["layer"]
@@ -224,7 +225,7 @@ def plot(result_path: Path, out_stem: Path) -> list[Path]:
 
 
 def write_figure(config: dict, results: Path, reports: Path) -> list[Path]:
-    from iss.experiment import ExperimentError
+    from iss.tasks.lm import ExperimentError
     source = Path(results) / config["scale"] / RESULT_NAME
     if not source.exists():
         raise ExperimentError(f"{source} does not exist: measure first (iss sparsity-speed, or "

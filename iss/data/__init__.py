@@ -1,0 +1,1 @@
+"""The data sets: fetching (verified), reading PTB and SQuAD, the official SQuAD metric."""

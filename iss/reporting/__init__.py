@@ -1,0 +1,1 @@
+"""Tables, figures and the one-page report, read from results files (no torch)."""
