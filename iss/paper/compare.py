@@ -66,6 +66,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import yaml
 
+from iss.config import REPO_ROOT
 from iss.paper.tables import (
     SCALES,
     SUFFIX_UNITS,
@@ -81,7 +82,7 @@ from iss.paper.tables import (
 from iss.reporting.render import MISSING, render_markdown
 from iss.io import write_text_atomic
 
-DEFAULT_CLAIMS_PATH = Path(__file__).resolve().parent.parent / "config" / "claims.yaml"
+DEFAULT_CLAIMS_PATH = REPO_ROOT / "config" / "claims.yaml"
 
 SETTINGS = ("this_run", "paper_sizes")
 REQUIRED_COLUMNS = ("scale", "setting", "row", "metric", "reproduced")

@@ -15,12 +15,14 @@ from typing import Any, Mapping
 
 import yaml
 
+from iss.config import REPO_ROOT
+
 SCALES = ("smoke", "mid", "paper")
 RULES = ("exact", "lower_is_better", "higher_is_better", "match", "ratio")
 TOLERANCE_KINDS = ("abs", "rel", "factor")
 STATUSES = ("pass", "fail", "n/a")
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "paper_tables.yaml"
+DEFAULT_PATH = REPO_ROOT / "config" / "paper_tables.yaml"
 
 _TABLE_KEYS = {"title", "footnotes", "columns", "rows", "note"}
 _ROW_KEYS = {"label", "cells", "note"}
