@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from iss import io as iss_io
 from iss.data import fetch as data
 from iss.data.fetch import MIRROR_ENV_VAR, DataError, DataFile, fetch
 from iss.data.ptb import Corpus, read_tokens
@@ -230,7 +231,7 @@ def test_unwritable_dest_is_a_data_error(tmp_path, toy, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(data.tempfile, "mkstemp", disk_full)
+    monkeypatch.setattr(iss_io.tempfile, "mkstemp", disk_full)  # the one atomic writer's temporary file
     with pytest.raises(DataError) as info:
         fetch("toy", tmp_path / "dest", mirror=make_mirror(tmp_path, "toy", "toy.txt", CONTENT))
     assert_one_clear_error(info.value, "toy.txt", "No space left", "free")
@@ -418,7 +419,7 @@ def test_installed_file_gets_the_usual_permissions(tmp_path, toy):
 def test_checksum_is_verified_before_the_rename(tmp_path, toy, monkeypatch):
     renames = []
     real_replace = os.replace
-    monkeypatch.setattr(data.os, "replace", lambda src, dst: (renames.append(Path(dst).name), real_replace(src, dst)))
+    monkeypatch.setattr(iss_io.os, "replace", lambda src, dst: (renames.append(Path(dst).name), real_replace(src, dst)))
     mirror = make_mirror(tmp_path, "toy", "toy.txt", CONTENT.replace(b"cat", b"cow"))
     with pytest.raises(DataError, match="wrong checksum"):
         fetch("toy", tmp_path / "dest", mirror=mirror)
