@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from iss.paper import compare
-from iss.paper.compare import ClaimsError, Value, known_metrics, load_claims, read_results
+from iss.paper import claims as paper_claims
+from iss.paper import results as paper_results
+from iss.paper.claims import ClaimsError, load_claims
+from iss.paper.results import Value, known_metrics, read_results
 from iss.paper.tables import load_paper_tables
 
 COLUMNS = ["scale", "setting", "row", "metric", "reproduced", "paper", "paper_printed", "paper_source",
@@ -78,7 +81,7 @@ def cells_by_id(comparison) -> dict[str, compare.CellCheck]:
     return {f"{c.table}/{c.line.setting}/{c.line.row}/{c.line.metric}": c for c in comparison.cells}
 
 
-def claims_by_id(comparison) -> dict[str, compare.ClaimResult]:
+def claims_by_id(comparison) -> dict[str, paper_claims.ClaimResult]:
     return {result.claim.id: result for result in comparison.claims}
 
 
@@ -121,9 +124,9 @@ def test_geometry_cells_apply_to_paper_sizes_lines_only(tmp_path, paper):
             assert (on_run.status, on_run.reason) == ("n/a", "geometry: see paper_sizes"), (scale, metric)
             assert "paper_sizes" in on_run.message
             assert cells[f"table1/paper_sizes/iss_a/{metric}"].status == "pass", (scale, metric)
-    assert compare.is_geometry(paper.cell("table1", "iss_a", "weights"))
-    assert not compare.is_geometry(paper.cell("table1", "iss_a", "perplexity_valid"))
-    assert not compare.is_geometry(paper.cell("table1", "iss_a", "speedup"))
+    assert paper_results.is_geometry(paper.cell("table1", "iss_a", "weights"))
+    assert not paper_results.is_geometry(paper.cell("table1", "iss_a", "perplexity_valid"))
+    assert not paper_results.is_geometry(paper.cell("table1", "iss_a", "speedup"))
 
 
 def test_trained_cells_are_checked_on_this_run_at_paper_scale(tmp_path, paper):
@@ -395,7 +398,7 @@ def test_claims_file_parses_and_names_exist(paper):
             assert operand.table in paper.tables, (c.id, operand)
             assert operand.row in paper.rows(operand.table), (c.id, operand)
             assert operand.metric in known_metrics(paper, operand.table), (c.id, operand)
-            assert operand.setting in compare.SETTINGS, (c.id, operand)
+            assert operand.setting in paper_results.SETTINGS, (c.id, operand)
     by_id = {c.id: c for c in claims}
     # Measured the opposite at smoke and mid: the direct-design claim applies at paper scale only.
     # answered where it can be: gated at mid and paper, its smoke outcome shown
@@ -536,7 +539,7 @@ def test_paper_row_pairing_wins_over_a_colliding_row_name(tmp_path):
     assert [table.find("this_run", paper_row, "width").value.mean for _, paper_row, _ in pairs] == [
         128, 122, 88, 64, 52]
     width_claim = next(c for c in load_claims() if c.id == "rhn_width_falls_with_lambda")
-    outcome = compare.evaluate_claim(width_claim, {"table2": table})
+    outcome = paper_claims.evaluate_claim(width_claim, {"table2": table})
     assert outcome.status == "pass", outcome.message
     assert "width(lambda_0.005) [lambda_0.0075] 88" in outcome.observed
 
