@@ -174,12 +174,12 @@ def run(args: argparse.Namespace) -> None:
                                    f"see {args.reports / 'comparison.md'}")
         return
     if args.command == "summary":
-        from iss.reporting import report
+        from iss.reporting import report, report_latex
         paths = [] if args.pdf_only else report.build(config, args.results, args.reports)
         if args.pdf or args.pdf_only:
             try:
-                paths.append(report.compile_pdf(args.reports / "report.tex"))
-            except report.LatexError as err:
+                paths.append(report_latex.compile_pdf(args.reports / "report.tex"))
+            except report_latex.LatexError as err:
                 raise ExperimentError(str(err)) from None
         for path in paths:
             print(f"wrote {path}")

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
 import platform
 import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iss.config import REPO_ROOT, config_hash
-from iss.io import write_text_atomic
 
 if TYPE_CHECKING:  # the training side passes a device; readers of results files need no torch
     import torch

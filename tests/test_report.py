@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pytest
 from workflow_copy import copy_workflow
 
-from iss.reporting import report
+from iss.reporting import report, report_latex
 from iss.cli import main
 from iss.config import load_config
 from iss.reporting.figures import save_figure
@@ -233,15 +233,15 @@ def test_latex_is_standalone_with_tables_inlined_and_pdf_figures(tree, config):
     assert r"\texttt{smoke/\allowbreak{}table1/\allowbreak{}baseline/\allowbreak{}metrics.json}" in tex
     assert "iss\\_keeps\\_perplexity" in tex  # identifiers escaped
     # every non-ASCII character left is one pdflatex is told about (declared, or Latin-1 with T1 fonts)
-    leftovers = {char for char in tex if ord(char) > 127 and not report._keep_char(char)}
+    leftovers = {char for char in tex if ord(char) > 127 and not report_latex._keep_char(char)}
     assert not leftovers
     for char in "λ×±†→–":
         assert rf"\DeclareUnicodeCharacter{{{ord(char):04X}}}" in tex
 
 
 def test_sanitize_unicode_keeps_declared_and_replaces_the_rest():
-    assert report.sanitize_unicode("λ → ×, é, ő, 漢") == "λ → ×, é, o, ?"
-    assert report.tex_text("a_b & 100% λ") == r"a\_b \& 100\% $\lambda$"
+    assert report_latex.sanitize_unicode("λ → ×, é, ő, 漢") == "λ → ×, é, o, ?"
+    assert report_latex.tex_text("a_b & 100% λ") == r"a\_b \& 100\% $\lambda$"
 
 
 def test_cli_summary_writes_both_files(tree, capsys):
@@ -261,7 +261,7 @@ def test_cli_pdf_only_without_a_tex_file_is_a_clear_error(tmp_path, capsys):
 def test_report_tex_compiles_with_pdflatex(tree, config):
     results, reports = tree
     _, tex = report.build(config, results, reports)
-    pdf = report.compile_pdf(tex)
+    pdf = report_latex.compile_pdf(tex)
     assert pdf == reports / "report.pdf" and pdf.read_bytes().startswith(b"%PDF")
     assert not list(reports.glob(".latex.*")), "the scratch folder was left behind"
     assert not list(reports.glob("*.aux"))

@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 TORCH_FREE = ("iss.config", "iss.tasks.paths", "iss.tasks.table1_rows", "iss.tasks.table2_rows", "iss.tasks.table3_config",
               "iss.provenance", "iss.reporting.pareto", "iss.reporting.report", "iss.reporting.table1", "iss.reporting.table2",
               "iss.reporting.table3", "iss.paper.compare", "iss.paper.claims", "iss.paper.results", "iss.paper.tables",
-              "iss.reporting.render", "iss.io")
+              "iss.reporting.render", "iss.reporting.report_markdown", "iss.reporting.report_latex",
+              "iss.reporting.table_files", "iss.io")
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

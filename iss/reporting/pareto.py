@@ -17,9 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from iss.config import scale_settings, table_seeds
-from iss.io import read_json
+from iss.io import read_json, write_text_atomic
 from iss.tasks.table1_rows import TABLE, pareto_rows, start_row
-from iss.io import write_text_atomic
 
 # (kind, label, matplotlib style) in drawing order
 KINDS = {

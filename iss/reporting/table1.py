@@ -9,19 +9,18 @@ results/table1.csv holds both in tidy form (one line per row x metric x setting)
 """
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from iss.config import scale_settings
 from iss.paper.tables import load_paper_tables
-from iss.provenance import git_sha, provenance_issues, provenance_lines
+from iss.provenance import provenance_lines
 from iss.io import read_json
 from iss.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
-from iss.reporting.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, render_latex, render_markdown
-from iss.io import write_text_atomic
+from iss.reporting.table_files import Section, banner_facts, made_at, ptb_text, tidy_frame, value_of, values_of, write_table_files
+from iss.reporting.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio
 
 TIMING_NOTE = ("Times: the whole LM (embedding, LSTMs, decoder, log-softmax) at batch 10 x 30 steps; baseline and "
                "compact models interleaved in one process, median of all calls, each model on its fastest path "
@@ -80,19 +79,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("paper_sizes", row, "total_time_ms", timed["speedups"][row]["median_ms"], "total_time_ms")
         add("paper_sizes", row, "speedup", timed["speedups"][row]["speedup"], "speedup")
         add("paper_sizes", row, "fastest_path", timed["speedups"][row]["path"].split("|", 1)[1])
-    frame = pd.DataFrame.from_records(records)
-    frame.insert(0, "scale", config["scale"])
-    return frame
-
-
-def _values(frame: pd.DataFrame, setting: str, row: str, metric: str) -> list:
-    """One value per seed (paper-size lines have one)."""
-    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)]
-    return list(hit.reproduced)
-
-
-def _value(frame: pd.DataFrame, setting: str, row: str, metric: str):
-    return _values(frame, setting, row, metric)[0]
+    return tidy_frame(records, config)
 
 
 def _sizes(values: list) -> str:
@@ -103,8 +90,8 @@ def _sizes(values: list) -> str:
 def this_run_table(frame: pd.DataFrame, paper, rows: list[str]) -> pd.DataFrame:
     lines = []
     for row in rows:
-        v = lambda metric: _value(frame, "this_run", row, metric)  # noqa: E731
-        vs = lambda metric: _values(frame, "this_run", row, metric)  # noqa: E731
+        v = lambda metric: value_of(frame, "this_run", row, metric)  # noqa: E731
+        vs = lambda metric: values_of(frame, "this_run", row, metric)  # noqa: E731
         p = lambda column: _paper(paper, row, column)  # noqa: E731
         lines.append({
             "Method": row_label(row),
@@ -127,7 +114,7 @@ def this_run_table(frame: pd.DataFrame, paper, rows: list[str]) -> pd.DataFrame:
 def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
     lines = []
     for row in ("baseline", "iss_a", "iss_b"):
-        v = lambda metric: _value(frame, "paper_sizes", row, metric)  # noqa: E731
+        v = lambda metric: value_of(frame, "paper_sizes", row, metric)  # noqa: E731
         p = lambda column: _paper(paper, row, column)  # noqa: E731
         lines.append({
             "Method": row_label(row),
@@ -144,23 +131,17 @@ def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
 
 
 def banner(config: dict, results: Path) -> list[str]:
-    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
     all_seeds = seeds(config)
-    metrics = read_json(row_dir(results, config, "iss_a", all_seeds[0]) / "metrics.json")
-    trained = metrics.get("training_provenance") or metrics["provenance"]
     settings = scale_settings(config)
-    current = git_sha()
-    issues = [issue for row in table_rows(config) for seed in all_seeds for issue in provenance_issues(
-        f"table1/{row}/seed{seed}", read_json(row_dir(results, config, row, seed) / "metrics.json"), config,
-        row_settings(config, row), seed, current)]
+    timed, trained, issues = banner_facts(config, results, TABLE, table_rows(config), all_seeds,
+                                          lambda row, seed: row_dir(results, config, row, seed),
+                                          lambda row: row_settings(config, row), first_row="iss_a")
     return [
-        f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, "
-        f"token limits {settings['ptb']['max_tokens'] or 'none'}, hidden {settings[TABLE]['hidden_size']}, "
+        f"Scale: **{config['scale']}** ({ptb_text(settings)}, hidden {settings[TABLE]['hidden_size']}, "
         f"{settings[TABLE]['epochs']} epochs). Trained on {trained['device']} with {trained['threads']} threads; "
         f"latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']}), "
         f"threads tried {sorted({c['threads'] for c in timed['candidates'].values()})}, fastest path per model.",
-        f"Trained at git {trained['git_sha']}, config {trained['config_hash']}, seeds {', '.join(map(str, all_seeds))}, "
-        f"torch {trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.",
+        made_at(trained, all_seeds),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
         "Perplexity is exactly comparable only at the paper scale.",
     ] + provenance_lines(issues)
@@ -182,23 +163,13 @@ def start_notes(config: dict) -> list[str]:
 def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     frame = collect(config, results)
-    csv_path = Path(results) / "table1.csv"
-    write_text_atomic(csv_path, frame.to_csv(index=False))
     footnotes = list(paper.table(TABLE).footnotes) + start_notes(config)
-    run = this_run_table(frame, paper, table_rows(config))
-    sizes = paper_sizes_table(frame, paper)
-    lines = banner(config, results)
-    markdown = "\n".join([
-        "# Table 1: two stacked LSTMs on PTB (baseline vs ISS vs direct design)", "",
-        "## This run", "", render_markdown(run, lines, footnotes + [TIMING_NOTE]),
-        "## At the paper's sizes (random weights; geometry and latency need no training)", "",
-        render_markdown(sizes, [], [TIMING_NOTE]),
-    ])
-    write_text_atomic(Path(reports) / "table1.md", markdown)
-    latex = "\n".join([
-        render_latex(run, "Table 1 reproduced: two stacked LSTMs on PTB (this run).", "tab:table1-run",
-                     lines, footnotes),
-        render_latex(sizes, "Table 1 at the paper's sizes (random weights).", "tab:table1-paper-sizes", [], []),
-    ])
-    write_text_atomic(Path(reports) / "table1.tex", latex)
+    write_table_files(TABLE, "Table 1: two stacked LSTMs on PTB (baseline vs ISS vs direct design)", frame, [
+        Section("This run", this_run_table(frame, paper, table_rows(config)),
+                "Table 1 reproduced: two stacked LSTMs on PTB (this run).", "tab:table1-run",
+                banner(config, results), footnotes + [TIMING_NOTE], footnotes),
+        Section("At the paper's sizes (random weights; geometry and latency need no training)",
+                paper_sizes_table(frame, paper), "Table 1 at the paper's sizes (random weights).",
+                "tab:table1-paper-sizes", [], [TIMING_NOTE], []),
+    ], results, reports)
     return frame

@@ -8,18 +8,17 @@ results/table2.csv holds every seed in tidy form (one line per setting x row x s
 """
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from iss.config import scale_settings, table2_rows, table2_seeds
 from iss.paper.tables import load_paper_tables, paired_paper_rows
-from iss.provenance import git_sha, provenance_issues, provenance_lines
+from iss.provenance import provenance_lines
 from iss.io import read_json
 from iss.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
-from iss.reporting.render import MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex, render_markdown
-from iss.io import write_text_atomic
+from iss.reporting.table_files import Section, banner_facts, made_at, ptb_text, tidy_frame, values_of, write_table_files
+from iss.reporting.render import MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 TIMING_NOTE = ("Times: the whole RHN LM (embedding, every micro-layer, tied softmax) at batch {batch} x {steps} "
                "steps on the CPU; baseline and compact models interleaved in one process, median of all calls, "
@@ -63,14 +62,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("paper_sizes", row, None, "mult_add_reduction", cost["mult_add_reduction"], row)
         add("paper_sizes", row, None, "total_time_ms", timed["speedups"][row]["median_ms"], row)
         add("paper_sizes", row, None, "speedup", timed["speedups"][row]["speedup"], row)
-    frame = pd.DataFrame.from_records(records)
-    frame.insert(0, "scale", config["scale"])
-    return frame
-
-
-def _values(frame: pd.DataFrame, setting: str, row: str, metric: str) -> list:
-    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)]
-    return list(hit.reproduced)
+    return tidy_frame(records, config)
 
 
 def _printed(frame: pd.DataFrame, row: str, metric: str, setting: str = "this_run") -> str:
@@ -81,7 +73,7 @@ def _printed(frame: pd.DataFrame, row: str, metric: str, setting: str = "this_ru
 def this_run_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     lines = []
     for row in rows:
-        v = lambda metric: _values(frame, "this_run", row, metric)  # noqa: E731
+        v = lambda metric: values_of(frame, "this_run", row, metric)  # noqa: E731
         p = lambda metric: _printed(frame, row, metric)  # noqa: E731
         lines.append({
             "Method": "baseline" if row == "baseline" else "ISS*",
@@ -100,7 +92,7 @@ def this_run_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
 def paper_sizes_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     lines = []
     for row in rows:
-        v = lambda metric: _values(frame, "paper_sizes", row, metric)[0]  # noqa: E731
+        v = lambda metric: values_of(frame, "paper_sizes", row, metric)[0]  # noqa: E731
         lines.append({
             "Row": row.replace("lambda_", "λ = "),
             "RHN width": int(v("width")),
@@ -113,24 +105,18 @@ def paper_sizes_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
 
 
 def banner(config: dict, results: Path) -> list[str]:
-    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
     seeds = table2_seeds(config)
-    metrics = read_json(run_dir(results, config, "baseline", seeds[0]) / "metrics.json")
-    trained = metrics.get("training_provenance") or metrics["provenance"]
     settings = scale_settings(config)
     table = settings[TABLE]
-    current = git_sha()
-    issues = [issue for row in table2_rows(config) for seed in seeds for issue in provenance_issues(
-        f"table2/{row}/seed{seed}", read_json(run_dir(results, config, row, seed) / "metrics.json"), config,
-        row_settings(config, row), seed, current)]
+    timed, trained, issues = banner_facts(config, results, TABLE, table2_rows(config), seeds,
+                                          lambda row, seed: run_dir(results, config, row, seed),
+                                          lambda row: row_settings(config, row), first_row="baseline")
     return [
-        f"Scale: **{config['scale']}** (PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, token limits "
-        f"{settings['ptb']['max_tokens'] or 'none'}; RHN width {table['width']}, depth {table['depth']}, "
+        f"Scale: **{config['scale']}** ({ptb_text(settings)}; RHN width {table['width']}, depth {table['depth']}, "
         f"{table['epochs']} epochs, best-validation weights; seeds {', '.join(map(str, seeds))}). "
         f"Trained on {trained['device']} with {trained['threads']} threads; latency on "
         f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}).",
-        f"Trained at git {trained['git_sha']}, config {trained['config_hash']}, torch "
-        f"{trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.",
+        made_at(trained),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml); ISS rows "
         "are paired with the paper's by rank of λ. Perplexity and width are exactly comparable only at the paper "
         "scale.",
@@ -140,24 +126,15 @@ def banner(config: dict, results: Path) -> list[str]:
 def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     frame = collect(config, results)
-    write_text_atomic(Path(results) / "table2.csv", frame.to_csv(index=False))
     footnotes = list(paper.table(TABLE).footnotes)
     timing = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
     note = TIMING_NOTE.format(batch=timing["batch_size"], steps=timing["num_steps"])
-    run = this_run_table(frame, table2_rows(config))
-    sizes = paper_sizes_table(frame, paper.rows(TABLE))
-    lines = banner(config, results)
-    markdown = "\n".join([
-        "# Table 2: Recurrent Highway Networks on PTB, ISS lambda sweep", "",
-        "## This run", "", render_markdown(run, lines, footnotes + [note]),
-        "## At the paper's widths (depth 10, random weights; geometry and latency need no training)", "",
-        render_markdown(sizes, [], [note.replace("; first seed only", "")]),
-    ])
-    write_text_atomic(Path(reports) / "table2.md", markdown)
-    latex = "\n".join([
-        render_latex(run, "Table 2 reproduced: RHN on PTB, ISS lambda sweep (this run).", "tab:table2-run",
-                     lines, footnotes),
-        render_latex(sizes, "Table 2 at the paper's widths (random weights).", "tab:table2-paper-sizes", [], []),
-    ])
-    write_text_atomic(Path(reports) / "table2.tex", latex)
+    write_table_files(TABLE, "Table 2: Recurrent Highway Networks on PTB, ISS lambda sweep", frame, [
+        Section("This run", this_run_table(frame, table2_rows(config)),
+                "Table 2 reproduced: RHN on PTB, ISS lambda sweep (this run).", "tab:table2-run",
+                banner(config, results), footnotes + [note], footnotes),
+        Section("At the paper's widths (depth 10, random weights; geometry and latency need no training)",
+                paper_sizes_table(frame, paper.rows(TABLE)), "Table 2 at the paper's widths (random weights).",
+                "tab:table2-paper-sizes", [], [note.replace("; first seed only", "")], []),
+    ], results, reports)
     return frame

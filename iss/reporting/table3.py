@@ -23,8 +23,8 @@ from iss.paper.tables import load_paper_tables, paired_paper_rows
 from iss.provenance import git_sha
 from iss.io import read_json
 from iss.tasks.table3_config import TABLE, row_dir, scale_dir, settings, table3_rows
-from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair, render_latex, render_markdown
-from iss.io import write_text_atomic
+from iss.reporting.table_files import Section, tidy_frame, value_of, write_table_files
+from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 FAMILY_COLUMNS = (("ModFwd1", "modfwd1"), ("ModBwd1", "modbwd1"), ("ModFwd2", "modfwd2"), ("ModBwd2", "modbwd2"),
                   ("OutFwd", "outfwd"), ("OutBwd", "outbwd"))
@@ -92,14 +92,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("paper_sizes", row, "weights_exact", geometry["weights_exact"][row], row)
         add("paper_sizes", row, "total_time_ms", timed["speedups"][row]["median_ms"], row, "total_time_ms")
         add("paper_sizes", row, "speedup", timed["speedups"][row]["speedup"], row)
-    frame = pd.DataFrame.from_records(records)
-    frame.insert(0, "scale", config["scale"])
-    return frame
-
-
-def _value(frame: pd.DataFrame, setting: str, row: str, metric: str):
-    hit = frame[(frame.setting == setting) & (frame.row == row) & (frame.metric == metric)].reproduced
-    return hit.iloc[0] if len(hit) else None
+    return tidy_frame(records, config)
 
 
 def _printed(frame: pd.DataFrame, setting: str, row: str, metric: str, paper, partner: str | None) -> str:
@@ -121,7 +114,7 @@ def this_run_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     lines = []
     for row in rows:
         partner = _partner(frame, row)
-        v = lambda metric: _value(frame, "this_run", row, metric)  # noqa: E731
+        v = lambda metric: value_of(frame, "this_run", row, metric)  # noqa: E731
         p = lambda metric: _printed(frame, "this_run", row, metric, paper, partner)  # noqa: E731
         method = "baseline" if row == "baseline" else f"ISS (λ = {float(v('lambda')):g})"
         line = {"Method": method, "EM": format_pair(fmt_fixed(v("em")), p("em")),
@@ -144,7 +137,7 @@ def paper_sizes_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     base_ms = paper.cell(TABLE, "baseline", "total_time_ms").value
     lines = []
     for row in rows:
-        v = lambda metric: _value(frame, "paper_sizes", row, metric)  # noqa: E731
+        v = lambda metric: value_of(frame, "paper_sizes", row, metric)  # noqa: E731
         paper_ms = paper.cell(TABLE, row, "total_time_ms").value
         lines.append({
             "Row": row,
@@ -199,7 +192,6 @@ def banner(config: dict, results: Path) -> list[str]:
 def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     frame = collect(config, results)
-    write_text_atomic(Path(results) / "table3.csv", frame.to_csv(index=False))
     rows = table3_rows(config)
     sizes_note = paper_sizes_note(read_json(scale_dir(results, config) / "timing_paper_sizes.json")["geometry"])
     timing = read_json(scale_dir(results, config) / "timing_learned.json")
@@ -210,22 +202,14 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     variant_notes = [VARIANT_NOTE[v].format(error=f"at most {max(e):.2g}") for v, e in errors.items()]
     timing_note = TIMING_NOTE.format(questions=timing["questions"])
     footnotes = list(paper.table(TABLE).footnotes) + variant_notes + [timing_note]
-    run = this_run_table(frame, rows)
-    sizes = paper_sizes_table(frame, paper.rows(TABLE))
-    lines = banner(config, results)
     title = paper.table(TABLE).title
-    markdown = "\n".join([
-        f"# Table 3: {title}", "",
-        "## This run", "", render_markdown(run, lines, footnotes),
-        "## At the paper's sizes (d = 100, random weights; weight # and latency need no training)", "",
-        render_markdown(sizes, [], [sizes_note, timing_note.replace("EM/F1 and sizes are (CPU, fixed seed)",
-                                                                            "weight counts are exact")]),
-    ])
-    write_text_atomic(Path(reports) / "table3.md", markdown)
-    latex = "\n".join([
-        render_latex(run, f"Table 3 reproduced: {title} (this run).", "tab:table3-run", lines, footnotes),
-        render_latex(sizes, "Table 3 at the paper's sizes (d = 100, random weights).", "tab:table3-paper-sizes", [],
-                     [sizes_note]),
-    ])
-    write_text_atomic(Path(reports) / "table3.tex", latex)
+    write_table_files(TABLE, f"Table 3: {title}", frame, [
+        Section("This run", this_run_table(frame, rows), f"Table 3 reproduced: {title} (this run).", "tab:table3-run",
+                banner(config, results), footnotes, footnotes),
+        Section("At the paper's sizes (d = 100, random weights; weight # and latency need no training)",
+                paper_sizes_table(frame, paper.rows(TABLE)), "Table 3 at the paper's sizes (d = 100, random weights).",
+                "tab:table3-paper-sizes", [],
+                [sizes_note, timing_note.replace("EM/F1 and sizes are (CPU, fixed seed)", "weight counts are exact")],
+                [sizes_note]),
+    ], results, reports)
     return frame

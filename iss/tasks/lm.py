@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
 import iss
+from iss import counting
 from iss.groups import surviving_sizes
 from iss.config import scale_settings
 from iss.data.fetch import fetch, resolve_mirror
 from iss.tasks.paths import ExperimentError  # noqa: F401  (raised here, importable from here as before)
 from iss.provenance import provenance
 from iss.data.ptb import Corpus
-from iss.io import load_torch, save_torch_atomic
+from iss.io import load_torch, save_torch_atomic, write_json_atomic
 
 # Saved models name their class; this table says where the class lives.
 MODEL_CLASSES = {
@@ -85,6 +87,42 @@ def probe_tokens(corpus: Corpus, device, steps: int = 20, batch: int = 4) -> tor
 
 def iss_sizes(removed: dict[str, torch.Tensor]) -> list[int]:
     return list(surviving_sizes(removed).values())
+
+
+def evaluate_lm_row(config: dict, table: str, row: str, seed: int, out: Path,
+                    fallback_settings: Callable[[], dict], baseline_geometry: Callable[[int], nn.Module],
+                    describe: Callable[[nn.Module, nn.Module, dict, dict], dict],
+                    headline: Callable[[dict], str]) -> dict:
+    """The evaluate step of a language-model table (1 and 2): shrink the trained row (checked
+    lossless), score the compact model on validation and test, count it against the baseline's
+    geometry, write compact.pt and metrics.json.
+
+    ``fallback_settings()``: the row's settings when model.pt records none (older files);
+    ``baseline_geometry(vocab)``: the baseline model, on the meta device; ``describe(trained,
+    compact, removed, settings)``: the table's own fields (sizes, width, ...); ``headline(metrics)``
+    starts the line printed to the job's log."""
+    from iss.tasks.train_lm import evaluate, pick_device
+    device = pick_device(config["runtime"]["device"])
+    settings_now = scale_settings(config)[table]
+    corpus = load_corpus(config)
+    trained, saved = load_model(out / "model.pt", device)
+    settings = saved["settings"] or fallback_settings()  # what the weights were trained with, not the config now
+    compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{table}/{row}",
+                                                    settings["lambda"])
+    valid, test = settings_now["eval"], settings_now["test"]
+    metrics = dict(
+        table=table, row=row, seed=seed, **describe(trained, compact, removed, settings),
+        perplexity_valid=evaluate(compact, corpus.valid, valid["batch_size"], valid["num_steps"], device),
+        perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
+        shrink_max_abs_logprob_error=shrink_error,
+        **counting.cost_summary(compact, baseline_geometry(len(corpus.vocab))),
+        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=settings)
+    save_model(compact, out / "compact.pt", saved["provenance"], settings)
+    write_json_atomic(out / "metrics.json", metrics)
+    print(f"[iss] {table}/{row} seed {seed}: {headline(metrics)}, perplexity (valid, test) = "
+          f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), weights {metrics['weights']:,}, "
+          f"mult-add reduction {metrics['mult_add_reduction']:.2f}x", flush=True)
+    return metrics
 
 
 def time_models(config: dict, models: dict[str, nn.Module], vocab: int) -> dict:

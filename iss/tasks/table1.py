@@ -16,15 +16,21 @@ import torch
 
 from iss import counting
 from iss.config import scale_settings
-from iss.tasks.lm import (ExperimentError, iss_sizes, load_corpus, load_model, probe_tokens, save_model,
-                            shrink_checked, time_models)
+from iss.tasks.lm import (
+    evaluate_lm_row,
+    ExperimentError,
+    iss_sizes,
+    load_corpus,
+    load_model,
+    save_model,
+    time_models,
+)
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance
-from iss.io import read_json, write_json_atomic
-from iss.io import write_text_atomic
+from iss.io import read_json, write_json_atomic, write_text_atomic
 from iss.tasks.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
                              table_rows)
-from iss.tasks.train_lm import Schedule, TrainConfig, evaluate, pick_device, seed_everything, tensor_digest, train
+from iss.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, tensor_digest, train
 
 
 def row_hidden_sizes(config: dict, row: str, results: Path, seed: int) -> list[int]:
@@ -98,34 +104,18 @@ def start_from_row(config: dict, row: str, seed: int, results: Path, model: LSTM
 
 def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     """Shrink the trained model, check the shrink is lossless, measure perplexity and counting."""
-    out = row_dir(results, config, row, seed)
-    device = pick_device(config["runtime"]["device"])
     table = scale_settings(config)[TABLE]
-    corpus = load_corpus(config)
-    trained, saved = load_model(out / "model.pt", device)
-    # Report the settings the weights were trained with, not whatever the config says now.
-    settings = saved["settings"] or row_settings(config, row)
-    compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
-                                                    settings["lambda"])
 
-    baseline_geometry = counting.build_on_meta(LSTMLanguageModel, len(corpus.vocab), table["embedding_size"],
-                                           [table["hidden_size"]] * 2)
-    sizes = iss_sizes(removed)
-    test = table["test"]
-    metrics = dict(
-        table=TABLE, row=row, seed=seed, keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
-        trained_sizes=trained.hidden_sizes, iss_sizes=sizes,
-        perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
-        perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
-        shrink_max_abs_logprob_error=shrink_error,
-        **counting.cost_summary(compact, baseline_geometry),
-        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=settings)
-    save_model(compact, out / "compact.pt", saved["provenance"], settings)
-    write_json_atomic(out / "metrics.json", metrics)
-    print(f"[iss] table1/{row} seed {seed}: ISS sizes {sizes}, perplexity (valid, test) = "
-          f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
-          f"weights {metrics['weights']:,}, mult-add reduction {metrics['mult_add_reduction']:.2f}x", flush=True)
-    return metrics
+    def baseline_geometry(vocab: int) -> LSTMLanguageModel:
+        return counting.build_on_meta(LSTMLanguageModel, vocab, table["embedding_size"], [table["hidden_size"]] * 2)
+
+    def describe(trained, compact, removed, settings) -> dict:
+        return dict(keep_prob=settings["keep_prob"], **{"lambda": settings["lambda"]},
+                    trained_sizes=trained.hidden_sizes, iss_sizes=iss_sizes(removed))
+
+    return evaluate_lm_row(config, TABLE, row, seed, row_dir(results, config, row, seed),
+                           lambda: row_settings(config, row), baseline_geometry, describe,
+                           headline=lambda m: f"ISS sizes {m['iss_sizes']}")
 
 
 # ---- latency -------------------------------------------------------------------------------

@@ -17,14 +17,12 @@ import torch
 
 from iss import counting
 from iss.config import table2_rows, table2_seeds
-from iss.tasks.lm import (iss_sizes, load_corpus, load_model, probe_tokens, save_model,
-                            shrink_checked, time_models)
+from iss.tasks.lm import evaluate_lm_row, iss_sizes, load_corpus, load_model, save_model, time_models
 from iss.models.rhn import RHNLanguageModel
 from iss.provenance import provenance
-from iss.io import write_json_atomic
+from iss.io import write_json_atomic, write_text_atomic
 from iss.tasks.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
-from iss.io import write_text_atomic
-from iss.tasks.train_lm import Schedule, TrainConfig, evaluate, pick_device, seed_everything, train
+from iss.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, train
 
 def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:
     table = settings(config)
@@ -61,30 +59,18 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
 
 def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     """Shrink the best-validation model, check the shrink is lossless, perplexity, width and counting."""
-    out = run_dir(results, config, row, seed)
-    device = pick_device(config["runtime"]["device"])
     table = settings(config)
-    corpus = load_corpus(config)
-    trained, saved = load_model(out / "model.pt", device)
-    row_cfg = saved["settings"] or row_settings(config, row)  # what the weights were trained with
-    compact, removed, shrink_error = shrink_checked(trained, probe_tokens(corpus, device), f"{TABLE}/{row}",
-                                                    row_cfg["lambda"])
-    baseline_geometry = counting.build_on_meta(RHNLanguageModel, len(corpus.vocab), table["width"], depth=table["depth"])
-    test = table["test"]
-    metrics = dict(
-        table=TABLE, row=row, seed=seed, **{"lambda": row_cfg["lambda"]}, dropout=row_cfg["dropout"],
-        trained_width=trained.hidden_sizes[0], width=iss_sizes(removed)[0],
-        perplexity_valid=evaluate(compact, corpus.valid, table["eval"]["batch_size"], table["eval"]["num_steps"], device),
-        perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
-        shrink_max_abs_logprob_error=shrink_error,
-        parameters=counting.weight_count(compact), **counting.cost_summary(compact, baseline_geometry),
-        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=row_cfg)
-    save_model(compact, out / "compact.pt", saved["provenance"], row_cfg)
-    write_json_atomic(out / "metrics.json", metrics)
-    print(f"[iss] table2/{row} seed {seed}: width {metrics['width']}, perplexity (valid, test) = "
-          f"({metrics['perplexity_valid']:.2f}, {metrics['perplexity_test']:.2f}), "
-          f"{metrics['parameters']:,} parameters", flush=True)
-    return metrics
+
+    def baseline_geometry(vocab: int) -> RHNLanguageModel:
+        return counting.build_on_meta(RHNLanguageModel, vocab, table["width"], depth=table["depth"])
+
+    def describe(trained, compact, removed, row_cfg) -> dict:
+        return dict(**{"lambda": row_cfg["lambda"]}, dropout=row_cfg["dropout"], trained_width=trained.hidden_sizes[0],
+                    width=iss_sizes(removed)[0], parameters=counting.weight_count(compact))
+
+    return evaluate_lm_row(config, TABLE, row, seed, run_dir(results, config, row, seed),
+                           lambda: row_settings(config, row), baseline_geometry, describe,
+                           headline=lambda m: f"width {m['width']}")
 
 
 # ---- latency -------------------------------------------------------------------------------

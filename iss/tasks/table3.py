@@ -30,11 +30,10 @@ from iss.groups import removed_components, surviving_sizes, zero_small_weights_
 from iss.tasks.lm import ExperimentError, load_model, save_model
 from iss.models.bidaf import FAMILIES, BiDAF
 from iss.provenance import provenance
-from iss.io import write_json_atomic
+from iss.io import write_json_atomic, write_text_atomic
 from iss.data.squad import SquadBatch, SquadDataset, best_spans
 from iss.tasks.table3_data import Prepared, load_prepared
 from iss.tasks.table3_config import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
-from iss.io import write_text_atomic
 from iss.tasks.train_lm import pick_device, seed_everything
 from iss.tasks.train_bidaf import QATrainConfig, predict, thresholded_parameters, train_qa
 
