@@ -33,16 +33,53 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def schema_errors(data, schema_path: Path, limit: int = 10) -> list[tuple[tuple, str]]:
+    """(key path, message) of each way ``data`` breaks the JSON schema at ``schema_path``, in key
+    order: the one validation path of config.yaml, paper_tables.yaml and claims.yaml."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    found = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])[:limit]:
+        if error.context:  # anyOf / oneOf: say what the closest alternative wanted, not "not valid under any"
+            error = jsonschema.exceptions.best_match(error.context)
+        message = error.message
+        if error.validator == "type" and isinstance(error.instance, str) and "number" in str(error.validator_value):
+            message += " (YAML reads 66.0e6 as a string: write 66.0e+6)"
+        if error.validator == "additionalProperties" and error.validator_value is False:
+            allowed = sorted(error.schema.get("properties", {}))
+            message += f"; expected keys: {allowed}"
+        found.append((tuple(error.absolute_path), message))
+    return found
+
+
+def key_path(path: tuple) -> str:
+    """("tables", "t1", "rows") -> "tables.t1.rows"; list positions as [i]."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "top level"
+
+
+def read_yaml(path: Path, error: type[Exception], what: str):
+    """The parsed YAML file, or ``error`` naming the file and what is wrong with it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({err})") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise error(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        raise error(f"{path}: top level: the file is empty")
+    return data
+
+
 def validate(config: dict, source: str = "config") -> None:
     """Raise ConfigError naming the offending key path and what was expected."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = schema_errors(config, SCHEMA_PATH)
     if errors:
-        lines = []
-        for err in errors[:10]:
-            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-            lines.append(f"  {where}: {err.message}")
+        lines = [f"  {key_path(where) if where else '(top level)'}: {message}" for where, message in errors]
         raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines))
 
 

@@ -442,15 +442,20 @@ def test_project_claims_on_measured_smoke_and_mid_numbers(tmp_path, paper):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c["check"].update(kind="roughly"), "unknown kind 'roughly'"),
+    (lambda c: c["check"].update(kind="roughly"), "check.kind: 'roughly' is not one of \\['relation', 'fraction_of', 'monotone'\\]"),
     (lambda c: c["check"]["right"].update(row="iss_c"), "table 'table1' has no row 'iss_c'"),
     (lambda c: c["check"]["left"].update(metric="flops"), "unknown metric 'flops' for table1"),
     (lambda c: c["check"].update(setting="trained"), "unknown setting 'trained'"),
     (lambda c: c["check"].pop("for_each_row"), "uses '\\$row' but the check has no for_each_row"),
     (lambda c: c["check"].update(factor={"smoke": 1.1}), r"no value for scale\(s\) \['mid', 'paper'\]"),
-    (lambda c: c["check"].update(op="=="), "unknown operator '=='"),
-    (lambda c: c.pop("margin"), "missing key 'margin'"),
-    (lambda c: c.update(scales=["huge"]), "scales: expected a non-empty list"),
+    (lambda c: c["check"].update(op="=="), "check.op: '==' is not one of"),
+    (lambda c: c.pop("margin"), "claim 'broken': 'margin' is a required property"),
+    (lambda c: c.update(scales=["huge"]), r"scales\[0\]: 'huge' is not one of \['smoke', 'mid', 'paper'\]"),
+    (lambda c: c.update(scales=[]), r"claim 'broken'.scales: \[\] should be non-empty"),
+    (lambda c: c["check"]["left"].update(colour="red"), r"check.left: .*'colour' was unexpected"),
+    (lambda c: c.update(scales=["mid"], known_failures={"paper": "recorded"}),
+     r"known_failures: expected a mapping from scales listed in `scales`"),
+    (lambda c: c.update(scales=["mid"], shown_at=["mid"]), r"shown_at: a scale is gated \(`scales`\) or shown, not both"),
 ])
 def test_claims_validation_names_the_claim(tmp_path, paper, change, message):
     body = claim(yaml.safe_load(yaml.safe_dump(RELATION)), claim_id="broken")

@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from iss.config import REPO_ROOT
 from iss.paper.tables import (
+    RULES,
     SCALES,
+    TOLERANCE_KINDS,
     PaperTablesError,
     UnknownKeyError,
     format_like,
@@ -145,22 +148,30 @@ def test_minimal_file_loads(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c.update(rule="roughly"), r"t1\.rows\.iss\.cells\.weights\.rule: unknown rule 'roughly'"),
-    (lambda c: c.pop("source"), r"t1\.rows\.iss\.cells\.weights: missing key 'source'"),
-    (lambda c: c.update(tolerance={"within": 1}), r"weights\.tolerance: expected exactly one of"),
-    (lambda c: c.update(tolerance={"abs": 1, "rel": 0.1}), r"weights\.tolerance: expected exactly one of"),
+    (lambda c: c.update(rule="roughly"), r"tables\.t1\.rows\.iss\.cells\.weights\.rule: 'roughly' is not one of \['exact'"),
+    (lambda c: c.pop("source"), r"t1\.rows\.iss\.cells\.weights: 'source' is a required property"),
+    (lambda c: c.update(tolerance={"within": 1}), r"weights\.tolerance: .*'within' was unexpected.*\['abs', 'factor', 'rel'\]"),
+    (lambda c: c.update(tolerance={"abs": 1, "rel": 0.1}), r"weights\.tolerance: .* has too many properties"),
     (lambda c: c.update(tolerance={"factor": 2}), r"weights\.tolerance: rule 'exact' with tolerance 'factor'"),
-    (lambda c: c.update(scales=["smoke", "huge"]), r"weights\.scales: unknown scale\(s\) \['huge'\]"),
-    (lambda c: c.update(value="21.8e6"), r"weights\.value: expected a number.*write 66\.0e\+6"),
+    (lambda c: c.update(scales=["smoke", "huge"]), r"weights\.scales\[1\]: 'huge' is not one of \['smoke', 'mid', 'paper'\]"),
+    (lambda c: c.update(value="21.8e6"), r"weights\.value: '21\.8e6' is not of type 'number'.*write 66\.0e\+6"),
     (lambda c: c.update(value=21.9e6), r"weights\.value: .* does not match printed '21\.8M'"),
     (lambda c: c.update(printed="about 21.8M"), r"weights\.printed: cannot read printed cell"),
-    (lambda c: c.update(colour="red"), r"weights: unknown key\(s\) \['colour'\]"),
+    (lambda c: c.update(colour="red"), r"weights: .*'colour' was unexpected\); expected keys: \['note', 'printed'"),
 ])
 def test_validation_errors_name_the_key(tmp_path, change, message):
     path = _broken(tmp_path, change)
     with pytest.raises(PaperTablesError, match=message) as error:
         load_paper_tables(path)
     assert str(path) in str(error.value)
+
+
+def test_schema_names_the_rules_and_scales_the_code_knows():
+    schema = yaml.safe_load((REPO_ROOT / "workflow" / "schemas" / "paper_tables.schema.yaml").read_text())
+    cell = schema["$defs"]["cell"]["properties"]
+    assert tuple(cell["rule"]["enum"]) == RULES
+    assert tuple(cell["scales"]["items"]["enum"]) == SCALES
+    assert set(cell["tolerance"]["properties"]) == set(TOLERANCE_KINDS)
 
 
 def test_missing_and_unknown_columns_are_named(tmp_path):

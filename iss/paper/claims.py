@@ -8,18 +8,17 @@ key (about 200 lines); the checks themselves are short.
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
 
-from iss.config import REPO_ROOT
-from iss.paper.tables import SCALES, PaperTables, UnknownKeyError, _Validator, load_paper_tables
+from iss.config import REPO_ROOT, key_path, read_yaml, schema_errors
+from iss.paper.tables import PaperTables, UnknownKeyError, load_paper_tables
 from iss.paper.results import SETTINGS, ResultsTable, known_metrics, plain_number
 
 DEFAULT_CLAIMS_PATH = REPO_ROOT / "config" / "claims.yaml"
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "claims.schema.yaml"
 
 
 class ClaimsError(ValueError):
@@ -222,130 +221,83 @@ class Claim:
 
 # --- claims: loading and validation -----------------------------------------------------------
 
-_CLAIM_KEYS = {"id", "statement", "source", "scales", "shown_at", "known_failures", "margin", "check", "note"}
-_CLAIM_REQUIRED = ("id", "statement", "source", "scales", "margin", "check")
-_OPERAND_KEYS = ("table", "setting", "row", "metric")
-_CHECK_KEYS = {
-    "relation": ({"kind", "table", "setting", "for_each_row", "left", "op", "right", "factor", "offset"},
-                 ("left", "op", "right")),
-    "fraction_of": ({"kind", "table", "setting", "for_each_row", "left", "of", "fraction"},
-                    ("left", "of", "fraction")),
-    "monotone": ({"kind", "table", "setting", "metric", "rows", "direction", "strict", "slack", "max_step"},
-                 ("table", "setting", "metric", "rows", "direction")),
-}
-
-
 def load_claims(path: str | Path | None = None, paper: PaperTables | None = None) -> list[Claim]:
-    """Read and validate the claims file (default ``config/claims.yaml``); every table, row and
-    metric a claim names must exist in the paper file (``paper``, default: loaded)."""
+    """Read and validate the claims file (default ``config/claims.yaml``): its shape against
+    ``workflow/schemas/claims.schema.yaml``, then that every table, row and metric a claim names
+    exists in the paper file (``paper``, default: loaded), and the rest a schema cannot say."""
     path = Path(path) if path is not None else DEFAULT_CLAIMS_PATH
     paper = paper if paper is not None else load_paper_tables()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ClaimsError(f"{path}: cannot read the claims file ({error})") from error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ClaimsError(f"{path}: not valid YAML: {error}") from error
-    return _ClaimsValidator(path, paper).claims(data)
+    data = read_yaml(path, ClaimsError, "claims file")
+    errors = schema_errors(data, SCHEMA_PATH)
+    if errors:
+        raise ClaimsError(f"{path}: " + "; ".join(f"{_where(data, where)}: {message}" for where, message in errors))
+    return _ClaimsBuilder(path, paper).claims(data)
 
 
-class _ClaimsValidator(_Validator):
-    error = ClaimsError
+def _where(data: Any, path: tuple) -> str:
+    """A key path that names the claim by its id where it has one: claim 'x'.check.left."""
+    if len(path) >= 2 and path[0] == "claims" and isinstance(data, Mapping):
+        items = data.get("claims")
+        item = items[path[1]] if isinstance(items, list) and isinstance(path[1], int) else None
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+            return f"claim {item['id']!r}" + (f".{key_path(path[2:])}" if path[2:] else "")
+    return key_path(path)
+
+
+class _ClaimsBuilder:
+    """Turns the schema-valid YAML into claims, checking what the schema cannot; every error names
+    the file, the claim and the key."""
 
     def __init__(self, path: Path, paper: PaperTables):
-        super().__init__(path)
+        self.path = path
         self.paper = paper
 
-    def text(self, data: Any, where: str) -> str:
-        if not isinstance(data, str) or not data.strip():
-            raise self.fail(where, f"expected a non-empty string, got {data!r}")
-        return " ".join(data.split())
+    def fail(self, where: str, problem: str) -> ClaimsError:
+        return ClaimsError(f"{self.path}: {where}: {problem}")
 
-    def claims(self, data: Any) -> list[Claim]:
-        if data is None:
-            raise self.fail("top level", "the file is empty")
-        data = self.mapping(data, "top level")
-        self.keys(data, "top level", {"claims"}, ("claims",))
-        if not isinstance(data["claims"], list) or not data["claims"]:
-            raise self.fail("claims", "expected a non-empty list of claims")
-        claims = [self.claim(body, f"claims[{i}]") for i, body in enumerate(data["claims"])]
+    def claims(self, data: Mapping) -> list[Claim]:
+        claims = [self.claim(body) for body in data["claims"]]
         ids = [claim.id for claim in claims]
         duplicates = sorted({claim_id for claim_id in ids if ids.count(claim_id) > 1})
         if duplicates:
             raise self.fail("claims", f"duplicate id(s) {duplicates}")
         return claims
 
-    def claim(self, body: Any, where: str) -> Claim:
-        body = self.mapping(body, where)
-        if isinstance(body.get("id"), str):
-            where = f"claim {body['id']!r}"
-        self.keys(body, where, _CLAIM_KEYS, _CLAIM_REQUIRED)
-        claim_id = body["id"]
-        if not isinstance(claim_id, str) or not re.fullmatch(r"[a-z0-9_]+", claim_id):
-            raise self.fail(f"{where}.id", f"expected lower-case letters, digits and '_', got {claim_id!r}")
-        scales = body["scales"]
-        if not isinstance(scales, list) or not scales or any(scale not in SCALES for scale in scales):
-            raise self.fail(f"{where}.scales", f"expected a non-empty list drawn from {list(SCALES)}, got {scales!r}")
-        shown_at = body.get("shown_at", [])
-        if not isinstance(shown_at, list) or any(scale not in SCALES or scale in scales for scale in shown_at):
-            raise self.fail(f"{where}.shown_at", f"expected a list of scales drawn from {list(SCALES)} and not in "
-                                                 f"`scales`, got {shown_at!r}")
+    def claim(self, body: Mapping) -> Claim:
+        where = f"claim {body['id']!r}"
+        scales, shown_at = body["scales"], body.get("shown_at", [])
+        if any(scale in scales for scale in shown_at):
+            raise self.fail(f"{where}.shown_at", f"a scale is gated (`scales`) or shown, not both: {shown_at!r}")
         known_failures = body.get("known_failures", {})
-        if not isinstance(known_failures, dict) or any(scale not in scales for scale in known_failures):
+        if any(scale not in scales for scale in known_failures):
             raise self.fail(f"{where}.known_failures", f"expected a mapping from scales listed in `scales` "
-                                                       f"({scales}) to explanations, got {known_failures!r}")
-        known_failures = {scale: self.text(why, f"{where}.known_failures.{scale}")
-                          for scale, why in known_failures.items()}
-        checks = self.check(body["check"], f"{where}.check", tuple(scales) + tuple(shown_at))
+                                                       f"({scales}) to explanations, got {list(known_failures)}")
         return Claim(
-            id=claim_id,
-            statement=self.text(body["statement"], f"{where}.statement"),
-            source=self.text(body["source"], f"{where}.source"),
-            scales=tuple(scales),
-            margin=self.text(body["margin"], f"{where}.margin"),
-            checks=tuple(checks),
-            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
-            shown_at=tuple(shown_at),
-            known_failures=known_failures,
+            id=body["id"], statement=_one_line(body["statement"]), source=_one_line(body["source"]),
+            scales=tuple(scales), margin=_one_line(body["margin"]),
+            checks=tuple(self.check(body["check"], f"{where}.check", tuple(scales) + tuple(shown_at))),
+            note=_one_line(body.get("note", "")), shown_at=tuple(shown_at),
+            known_failures={scale: _one_line(why) for scale, why in known_failures.items()},
         )
 
-    def check(self, body: Any, where: str, scales: tuple[str, ...]) -> list[Check]:
-        body = self.mapping(body, where)
+    def check(self, body: Mapping, where: str, scales: tuple[str, ...]) -> list[Check]:
         if "all" in body:
-            self.keys(body, where, {"all"}, ("all",))
-            if not isinstance(body["all"], list) or not body["all"]:
-                raise self.fail(f"{where}.all", "expected a non-empty list of checks")
             return [check for i, item in enumerate(body["all"])
                     for check in self.check(item, f"{where}.all[{i}]", scales)]
-        kind = body.get("kind")
-        if kind not in _CHECK_KEYS:
-            raise self.fail(f"{where}.kind", f"unknown kind {kind!r}; expected one of: {', '.join(_CHECK_KEYS)} "
-                                             f"(or {{all: [...]}})")
-        allowed, required = _CHECK_KEYS[kind]
-        self.keys(body, where, allowed, required)
-        if kind == "monotone":
+        if body["kind"] == "monotone":
             return [self.monotone(body, where, scales)]
         rows = body.get("for_each_row")
-        if rows is not None and (not isinstance(rows, list) or not rows
-                                 or not all(isinstance(row, str) for row in rows)):
-            raise self.fail(f"{where}.for_each_row", f"expected a non-empty list of row names, got {rows!r}")
-        sides = ("left", "right") if kind == "relation" else ("left", "of")
-        raw = {side: dict(self.mapping(body[side], f"{where}.{side}")) for side in sides}
-        uses_row = any(side.get("row") == _ROW_PLACEHOLDER for side in raw.values())
+        sides = ("left", "right") if body["kind"] == "relation" else ("left", "of")
+        uses_row = any(body[side].get("row") == _ROW_PLACEHOLDER for side in sides)
         if rows is not None and not uses_row:
             raise self.fail(f"{where}.for_each_row", f"no operand uses {_ROW_PLACEHOLDER!r}")
         if rows is None and uses_row:
             raise self.fail(where, f"an operand uses {_ROW_PLACEHOLDER!r} but the check has no for_each_row")
         checks: list[Check] = []
         for row in rows or [None]:
-            operands = {side: self.operand(raw[side], body, f"{where}.{side}", row) for side in sides}
-            if kind == "relation":
-                op = body["op"]
-                if op not in _OPS:
-                    raise self.fail(f"{where}.op", f"unknown operator {op!r}; expected one of: {', '.join(_OPS)}")
-                checks.append(Relation(operands["left"], op, operands["right"],
+            operands = {side: self.operand(body[side], body, f"{where}.{side}", row) for side in sides}
+            if body["kind"] == "relation":
+                checks.append(Relation(operands["left"], body["op"], operands["right"],
                                        factor=self.param(body.get("factor", 1.0), f"{where}.factor", scales),
                                        offset=self.param(body.get("offset", 0.0), f"{where}.offset", scales)))
             else:
@@ -353,15 +305,12 @@ class _ClaimsValidator(_Validator):
                                          self.param(body["fraction"], f"{where}.fraction", scales)))
         return checks
 
-    def operand(self, raw: dict, check: Mapping, where: str, row: str | None) -> Operand:
-        unknown = sorted(str(key) for key in set(raw) - set(_OPERAND_KEYS))
-        if unknown:
-            raise self.fail(where, f"unknown key(s) {unknown}; an operand has {list(_OPERAND_KEYS)}")
+    def operand(self, raw: Mapping, check: Mapping, where: str, row: str | None) -> Operand:
         merged = {key: raw.get(key, check.get(key)) for key in _OPERAND_KEYS}
         if merged["row"] == _ROW_PLACEHOLDER:
             merged["row"] = row
         for key, value in merged.items():
-            if not isinstance(value, str) or not value:
+            if not value:
                 raise self.fail(where, f"needs {key!r} (in the operand or at the check's level)")
         operand = Operand(**merged)
         self.names(operand.table, operand.setting, [operand.row], operand.metric, where)
@@ -380,57 +329,44 @@ class _ClaimsValidator(_Validator):
             raise self.fail(where, f"unknown metric {metric!r} for {table}; known: {', '.join(metrics)}")
 
     def monotone(self, body: Mapping, where: str, scales: tuple[str, ...]) -> Monotone:
-        def row_list(rows: Any, at: str) -> tuple[str, ...]:
-            if not isinstance(rows, list) or len(rows) < 2 or not all(isinstance(row, str) for row in rows):
-                raise self.fail(at, f"expected a list of at least two row names, got {rows!r}")
+        def row_list(rows: list[str]) -> tuple[str, ...]:
             self.names(body["table"], body["setting"], rows, body["metric"], where)
             return tuple(rows)
 
-        for key in ("table", "setting", "metric"):
-            if not isinstance(body[key], str):
-                raise self.fail(f"{where}.{key}", f"expected a name, got {body[key]!r}")
         if isinstance(body["rows"], Mapping):  # {scale: rows}: one list for every scale the claim is evaluated at
-            unknown = [key for key in body["rows"] if key not in scales]
-            absent = [scale for scale in scales if scale not in body["rows"]]
-            if unknown or absent:
+            if sorted(body["rows"]) != sorted(scales):
                 raise self.fail(f"{where}.rows", f"per-scale rows need exactly the claim's scales {list(scales)}, "
                                                  f"got {list(body['rows'])}")
-            rows = {key: row_list(value, f"{where}.rows.{key}") for key, value in body["rows"].items()}
+            rows = {key: row_list(value) for key, value in body["rows"].items()}
         else:
-            rows = row_list(body["rows"], f"{where}.rows")
-        if body["direction"] not in ("increasing", "decreasing"):
-            raise self.fail(f"{where}.direction", f"expected 'increasing' or 'decreasing', got {body['direction']!r}")
+            rows = row_list(body["rows"])
         max_step = body.get("max_step")
         return Monotone(
             table=body["table"], setting=body["setting"], metric=body["metric"], rows=rows,
-            direction=body["direction"],
-            strict=self.param(body.get("strict", False), f"{where}.strict", scales, boolean=True),
-            slack=self.param(body.get("slack", 0.0), f"{where}.slack", scales, non_negative=True),
-            max_step=None if max_step is None else self.param(max_step, f"{where}.max_step", scales, non_negative=True),
+            direction=body["direction"], strict=self.param(body.get("strict", False), f"{where}.strict", scales),
+            slack=self.param(body.get("slack", 0.0), f"{where}.slack", scales),
+            max_step=None if max_step is None else self.param(max_step, f"{where}.max_step", scales),
         )
 
-    def param(self, value: Any, where: str, scales: tuple[str, ...], boolean: bool = False,
-              non_negative: bool = False) -> Param:
+    def param(self, value: Any, where: str, scales: tuple[str, ...]) -> Param:
+        """A number or boolean, or one per scale (then one for every scale the claim is evaluated at)."""
         if isinstance(value, Mapping):
-            unknown = [key for key in value if key not in SCALES]
-            if unknown:
-                raise self.fail(where, f"unknown scale(s) {unknown}; expected keys drawn from {list(SCALES)}")
             absent = [scale for scale in scales if scale not in value]
             if absent:
                 raise self.fail(where, f"no value for scale(s) {absent}, where the claim applies")
-            return {key: self.scalar(item, f"{where}.{key}", boolean, non_negative) for key, item in value.items()}
-        return self.scalar(value, where, boolean, non_negative)
+            return {key: _scalar(item) for key, item in value.items()}
+        return _scalar(value)
 
-    def scalar(self, value: Any, where: str, boolean: bool, non_negative: bool) -> Any:
-        if boolean:
-            if not isinstance(value, bool):
-                raise self.fail(where, f"expected true or false, got {value!r}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(where, f"expected a number, got {value!r}")
-        if non_negative and value < 0:
-            raise self.fail(where, f"must not be negative, got {value!r}")
-        return float(value)
+
+_OPERAND_KEYS = ("table", "setting", "row", "metric")
+
+
+def _scalar(value: Any) -> Any:
+    return value if isinstance(value, bool) else float(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 # --- claims: evaluation -----------------------------------------------------------------------

@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-import yaml
 
-from iss.config import REPO_ROOT
+from iss.config import REPO_ROOT, key_path, read_yaml, schema_errors
 
 SCALES = ("smoke", "mid", "paper")
 RULES = ("exact", "lower_is_better", "higher_is_better", "match", "ratio")
@@ -23,11 +22,8 @@ TOLERANCE_KINDS = ("abs", "rel", "factor")
 STATUSES = ("pass", "fail", "n/a")
 
 DEFAULT_PATH = REPO_ROOT / "config" / "paper_tables.yaml"
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "paper_tables.schema.yaml"
 
-_TABLE_KEYS = {"title", "footnotes", "columns", "rows", "note"}
-_ROW_KEYS = {"label", "cells", "note"}
-_CELL_REQUIRED = ("value", "printed", "source", "rule", "tolerance", "scales")
-_CELL_KEYS = set(_CELL_REQUIRED) | {"note"}
 
 
 class PaperTablesError(ValueError):
@@ -224,95 +220,40 @@ class PaperTables:
 
 
 def load_paper_tables(path: str | Path | None = None) -> PaperTables:
-    """Read and validate the paper tables file (default: ``config/paper_tables.yaml``)."""
+    """Read and validate the paper tables file (default: ``config/paper_tables.yaml``): its shape
+    against ``workflow/schemas/paper_tables.schema.yaml``, then what a schema cannot say."""
     path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PaperTablesError(f"{path}: cannot read the paper tables file ({error})") from error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PaperTablesError(f"{path}: not valid YAML: {error}") from error
-    return _Validator(path).tables(data)
+    data = read_yaml(path, PaperTablesError, "paper tables file")
+    errors = schema_errors(data, SCHEMA_PATH)
+    if errors:
+        raise PaperTablesError(f"{path}: " + "; ".join(f"{key_path(where)}: {message}" for where, message in errors))
+    return _Builder(path).tables(data)
 
 
-class _Validator:
-    """Turns the parsed YAML into dataclasses; every error names the file and the key path.
-    (iss.paper.compare validates the claims file with a subclass raising its own error type.)"""
-
-    error: type[Exception] = PaperTablesError
+class _Builder:
+    """Turns the schema-valid YAML into dataclasses, checking what the schema cannot; every error
+    names the file and the key path."""
 
     def __init__(self, path: Path):
         self.path = path
 
-    def fail(self, where: str, problem: str) -> Exception:
-        return self.error(f"{self.path}: {where}: {problem}")
+    def fail(self, where: str, problem: str) -> PaperTablesError:
+        return PaperTablesError(f"{self.path}: {where}: {problem}")
 
-    def mapping(self, data: Any, where: str) -> Mapping:
-        if not isinstance(data, Mapping):
-            raise self.fail(where, f"expected a mapping, got {type(data).__name__}")
-        return data
+    def tables(self, data: Mapping) -> PaperTables:
+        return PaperTables(self.path, {str(name): self.table(str(name), body) for name, body in data["tables"].items()})
 
-    def keys(self, data: Mapping, where: str, allowed: set[str], required: tuple[str, ...]) -> None:
-        unknown = sorted(str(key) for key in set(data) - allowed)
-        if unknown:
-            raise self.fail(where, f"unknown key(s) {unknown}; expected keys: {sorted(allowed)}")
-        for key in required:
-            if key not in data:
-                raise self.fail(where, f"missing key {key!r}")
-
-    def text(self, data: Any, where: str) -> str:
-        if not isinstance(data, str) or not data.strip():
-            raise self.fail(where, f"expected a non-empty string, got {data!r}")
-        return data
-
-    def number(self, data: Any, where: str) -> float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            hint = ""
-            if isinstance(data, str):
-                hint = " (YAML reads 66.0e6 as a string: write 66.0e+6)"
-            raise self.fail(where, f"expected a number, got {data!r}{hint}")
-        return float(data)
-
-    def tables(self, data: Any) -> PaperTables:
-        if data is None:
-            raise self.fail("top level", "the file is empty")
-        data = self.mapping(data, "top level")
-        self.keys(data, "top level", {"tables", "policies"}, ("tables",))
-        tables = self.mapping(data["tables"], "tables")
-        if not tables:
-            raise self.fail("tables", "no tables")
-        return PaperTables(self.path, {str(name): self.table(str(name), body) for name, body in tables.items()})
-
-    def table(self, name: str, body: Any) -> PaperTable:
-        where = f"tables.{name}"
-        body = self.mapping(body, where)
-        self.keys(body, where, _TABLE_KEYS, ("title", "footnotes", "columns", "rows"))
-        footnotes = body["footnotes"]
-        if not isinstance(footnotes, list):
-            raise self.fail(f"{where}.footnotes", f"expected a list of strings, got {footnotes!r}")
-        columns = self.mapping(body["columns"], f"{where}.columns")
-        if not columns:
-            raise self.fail(f"{where}.columns", "no columns")
-        rows = self.mapping(body["rows"], f"{where}.rows")
-        if not rows:
-            raise self.fail(f"{where}.rows", "no rows")
-        column_headers = {str(key): self.text(header, f"{where}.columns.{key}") for key, header in columns.items()}
+    def table(self, name: str, body: Mapping) -> PaperTable:
+        columns = {str(key): header for key, header in body["columns"].items()}
         return PaperTable(
-            name=name,
-            title=self.text(body["title"], f"{where}.title"),
-            footnotes=tuple(self.text(note, f"{where}.footnotes[{i}]") for i, note in enumerate(footnotes)),
-            columns=column_headers,
-            rows={str(row): self.row(name, str(row), row_body, column_headers) for row, row_body in rows.items()},
-            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+            name=name, title=body["title"], footnotes=tuple(body["footnotes"]), columns=columns,
+            rows={str(row): self.row(name, str(row), row_body, columns) for row, row_body in body["rows"].items()},
+            note=body.get("note", ""),
         )
 
-    def row(self, table: str, name: str, body: Any, columns: dict[str, str]) -> PaperRow:
+    def row(self, table: str, name: str, body: Mapping, columns: dict[str, str]) -> PaperRow:
         where = f"tables.{table}.rows.{name}"
-        body = self.mapping(body, where)
-        self.keys(body, where, _ROW_KEYS, ("label", "cells"))
-        cells = self.mapping(body["cells"], f"{where}.cells")
+        cells = body["cells"]
         unknown = [str(column) for column in cells if column not in columns]
         if unknown:
             raise self.fail(f"{where}.cells", f"unknown column(s) {unknown}; the table's columns are: {list(columns)}")
@@ -320,18 +261,14 @@ class _Validator:
         if missing:
             raise self.fail(f"{where}.cells", f"missing column(s) {missing}: every printed cell must be recorded")
         return PaperRow(
-            name=name,
-            label=self.text(body["label"], f"{where}.label"),
+            name=name, label=body["label"],
             cells={column: self.cell(f"{where}.cells.{column}", f"{table}/{name}/{column}", cells[column])
                    for column in columns},
-            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
+            note=body.get("note", ""),
         )
 
-    def cell(self, where: str, key: str, body: Any) -> PaperCell:
-        body = self.mapping(body, where)
-        self.keys(body, where, _CELL_KEYS, _CELL_REQUIRED)
-        value = self.number(body["value"], f"{where}.value")
-        printed = self.text(body["printed"], f"{where}.printed")
+    def cell(self, where: str, key: str, body: Mapping) -> PaperCell:
+        value, printed, rule = float(body["value"]), body["printed"], body["rule"]
         try:
             printed_value, _, _ = parse_printed(printed)
         except ValueError as error:
@@ -339,45 +276,15 @@ class _Validator:
         if not math.isclose(value, printed_value, rel_tol=1e-9, abs_tol=1e-12):
             raise self.fail(f"{where}.value", f"{body['value']!r} does not match printed {printed!r} "
                                               f"(which is {printed_value:g} in base units)")
-        rule = body["rule"]
-        if rule not in RULES:
-            raise self.fail(f"{where}.rule", f"unknown rule {rule!r}; expected one of: {', '.join(RULES)}")
-        tolerance = self.tolerance(body["tolerance"], f"{where}.tolerance", rule)
+        kind, amount = next(iter(body["tolerance"].items()))
+        if (kind == "factor") != (rule == "ratio"):
+            raise self.fail(f"{where}.tolerance", f"rule {rule!r} with tolerance {kind!r}: 'ratio' takes "
+                                                  f"{{factor: f}} and only 'ratio' does")
         if rule == "ratio" and value == 0:
             raise self.fail(f"{where}.rule", "rule 'ratio' needs a non-zero paper value")
-        return PaperCell(
-            value=value,
-            printed=printed,
-            source=self.text(body["source"], f"{where}.source"),
-            rule=rule,
-            tolerance=tolerance,
-            scales=self.scales(body["scales"], f"{where}.scales"),
-            note=self.text(body["note"], f"{where}.note") if "note" in body else "",
-            key=key,
-        )
-
-    def tolerance(self, body: Any, where: str, rule: str) -> Tolerance:
-        expected = "expected exactly one of {abs: x}, {rel: x} or, for rule 'ratio', {factor: x}"
-        if not isinstance(body, Mapping) or len(body) != 1 or next(iter(body)) not in TOLERANCE_KINDS:
-            raise self.fail(where, f"{expected}; got {body!r}")
-        kind, amount = next(iter(body.items()))
-        amount = self.number(amount, f"{where}.{kind}")
-        if amount < 0:
-            raise self.fail(f"{where}.{kind}", f"must not be negative, got {amount:g}")
-        if (kind == "factor") != (rule == "ratio"):
-            raise self.fail(where, f"rule {rule!r} with tolerance {kind!r}: 'ratio' takes {{factor: f}} "
-                                   f"and only 'ratio' does")
-        if kind == "factor" and amount < 1:
-            raise self.fail(f"{where}.factor", f"must be at least 1 (a factor either way), got {amount:g}")
-        return Tolerance(kind, amount)
-
-    def scales(self, body: Any, where: str) -> tuple[str, ...]:
-        if not isinstance(body, list) or not body:
-            raise self.fail(where, f"expected a non-empty list drawn from {list(SCALES)}, got {body!r}")
-        unknown = [scale for scale in body if scale not in SCALES]
-        if unknown:
-            raise self.fail(where, f"unknown scale(s) {unknown}; expected a subset of {list(SCALES)}")
-        return tuple(body)
+        return PaperCell(value=value, printed=printed, source=body["source"], rule=rule,
+                         tolerance=Tolerance(kind, float(amount)), scales=tuple(body["scales"]),
+                         note=body.get("note", ""), key=key)
 
 
 def paired_paper_rows(rows: list[str], paper_rows: list[str]) -> dict[str, str | None]:
