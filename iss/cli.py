@@ -257,7 +257,7 @@ def _run_table2(args: argparse.Namespace, config: dict) -> None:
     elif args.command == "report":
         report_table2.build(config, args.results, args.reports)
     elif args.command == "figures":
-        from iss.reporting.figures import write_table2_figures
+        from iss.reporting.figures_rhn import write_table2_figures
         for path in write_table2_figures(args.results / "table2.csv", args.reports):
             print(f"wrote {path}")
 

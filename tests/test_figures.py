@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from iss.groups import mask_removed_
-from iss.reporting.figures import (downsample_strides, plot_lstm_sparsity, plot_training_curves, removed_stripes,
-                         tf_kernel, write_table1_figures)
+from iss.reporting.figures import plot_training_curves, write_table1_figures
+from iss.reporting.figures_sparsity import downsample_strides, plot_lstm_sparsity, removed_stripes, tf_kernel
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.tasks.lm import save_model
 

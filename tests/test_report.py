@@ -18,7 +18,7 @@ from workflow_copy import copy_workflow
 from iss.reporting import report, report_latex
 from iss.cli import main
 from iss.config import load_config
-from iss.reporting.figures import save_figure
+from iss.reporting.plotting import save_figure
 from iss.tasks.sparsity_speed import measure_products
 
 REPO = Path(__file__).resolve().parent.parent

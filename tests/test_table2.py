@@ -12,7 +12,7 @@ from iss import counting
 from iss.tasks import table2
 from iss.config import load_config, table2_rows, table2_seeds
 from iss.tasks.lm import ExperimentError
-from iss.reporting.figures import write_table2_figures
+from iss.reporting.figures_rhn import write_table2_figures
 from iss.paper.tables import paired_paper_rows
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iss.reporting.figures import plt, save_figure
+from iss.reporting.plotting import plt, save_figure
 
 ROW_COLORS = ("#1f4e9c", "#e07b00", "#2a9d3c", "#b8336a", "#6b4c9a", "#8c564b", "#17becf")
 

@@ -75,7 +75,7 @@ def paper_points() -> pd.DataFrame:
 
 
 def plot(frame: pd.DataFrame, paper: pd.DataFrame, title: str, out_stem: Path) -> list[Path]:
-    from iss.reporting.figures import plt, save_figure
+    from iss.reporting.plotting import plt, save_figure
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for axis, x, xlabel in ((axes[0], "relative_weights", "weights / baseline's"),
                             (axes[1], "speedup", "measured speedup against the baseline (first seed)")):

@@ -191,7 +191,7 @@ def summary_text(report: dict) -> str:
 
 def plot(result_path: Path, out_stem: Path) -> list[Path]:
     """``out_stem.{png,pdf}``: speedup over dense against sparsity, one panel per thread count."""
-    from iss.reporting.figures import plt, save_figure  # matplotlib with the Agg backend
+    from iss.reporting.plotting import plt, save_figure  # matplotlib with the Agg backend
     report = read_json(result_path)
     threads = report["protocol"]["threads"]
     layer = report["layer"]
