@@ -217,7 +217,8 @@ def run(args: argparse.Namespace) -> None:
         report_table1.build(config, args.results, args.reports)
     elif args.command == "figures":
         from iss.reporting.figures import write_table1_figures
-        for path in write_table1_figures(args.results / config["scale"], args.reports):
+        from iss.tasks.paths import scale_root
+        for path in write_table1_figures(scale_root(args.results, config), args.reports):
             print(f"wrote {path}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from iss.config import scale_settings, table_seeds
+from iss.tasks.paths import run_dir, table_dir
 from iss.io import read_json, write_text_atomic
 from iss.tasks.table1_rows import TABLE, pareto_rows, start_row
 
@@ -38,18 +39,18 @@ def kind_of(settings: dict) -> str:
 def collect(config: dict, results: Path) -> pd.DataFrame:
     """One line per trained model: row, source (sweep | table), kind, lambda, seed, sizes,
     validation perplexity, weights, mult-add reduction and speedup (first seed's models only)."""
-    table_dir = Path(results) / config["scale"] / TABLE
+    folder = table_dir(results, config, TABLE)
     rows = {**{row: ("table", s) for row, s in scale_settings(config)[TABLE]["rows"].items()},
             **{row: ("sweep", s) for row, s in pareto_rows(config).items()}}
     speedups = {}
     for name in ("timing_learned.json", "timing_pareto.json"):
-        if (table_dir / name).is_file():
-            speedups.update({row: s["speedup"] for row, s in read_json(table_dir / name)["speedups"].items()})
+        if (folder / name).is_file():
+            speedups.update({row: s["speedup"] for row, s in read_json(folder / name)["speedups"].items()})
     all_seeds = table_seeds(config, TABLE)
     records = []
     for row, (source, settings) in rows.items():
         for seed in (all_seeds if source == "table" else all_seeds[:1]):
-            m = read_json(table_dir / row / f"seed{seed}" / "metrics.json")
+            m = read_json(run_dir(results, config, TABLE, row, seed) / "metrics.json")
             records.append(dict(scale=config["scale"], row=row, source=source, kind=kind_of(settings),
                                 **{"lambda": settings["lambda"]}, seed=seed, iss_1st=m["iss_sizes"][0],
                                 iss_2nd=m["iss_sizes"][1], perplexity_valid=m["perplexity_valid"],
@@ -105,7 +106,7 @@ def plot(frame: pd.DataFrame, paper: pd.DataFrame, title: str, out_stem: Path) -
 
 def build(config: dict, results: Path, reports: Path) -> list[Path]:
     frame = collect(config, results)
-    csv_path = Path(results) / config["scale"] / TABLE / "pareto.csv"
+    csv_path = table_dir(results, config, TABLE) / "pareto.csv"
     write_text_atomic(csv_path, frame.to_csv(index=False))
     baseline = frame[frame.row == "baseline"].perplexity_valid
     title = (f"Table 1 trade-off, {config['scale']} scale: baseline validation perplexity "

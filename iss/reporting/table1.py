@@ -16,6 +16,7 @@ import pandas as pd
 from iss.config import scale_settings
 from iss.paper.tables import load_paper_tables
 from iss.provenance import provenance_lines
+from iss.tasks.paths import table_dir
 from iss.io import read_json
 from iss.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
@@ -49,7 +50,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                             paper=cell.value if cell else None, paper_printed=cell.printed if cell else None,
                             paper_source=cell.source if cell else None, paper_column=checked))
 
-    learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    learned = read_json(table_dir(results, config, TABLE) / "timing_learned.json")
     all_seeds = seeds(config)
     for row in table_rows(config):
         for seed in all_seeds:
@@ -67,7 +68,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                 add("this_run", row, "total_time_ms", learned["speedups"][row]["median_ms"], "total_time_ms", seed)
                 add("this_run", row, "speedup", learned["speedups"][row]["speedup"], "speedup", seed)
 
-    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    timed = read_json(table_dir(results, config, TABLE) / "timing_paper_sizes.json")
     for row, hidden in paper_sizes().items():
         summary = timed["costs"][row]  # counted on the models by the timing step
         # The sizes are inputs here (taken from the paper file), so they get no paper column.

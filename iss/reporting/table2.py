@@ -15,6 +15,7 @@ import pandas as pd
 from iss.config import scale_settings, table2_rows, table2_seeds
 from iss.paper.tables import load_paper_tables, paired_paper_rows
 from iss.provenance import provenance_lines
+from iss.tasks.paths import table_dir
 from iss.io import read_json
 from iss.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
 from iss.reporting.table_files import Section, banner_facts, made_at, ptb_text, tidy_frame, values_of, write_table_files
@@ -38,7 +39,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                             paper_source=cell.source if cell else None,
                             paper_row=paper_row, paper_column=paper_column if cell else None))
 
-    learned = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    learned = read_json(table_dir(results, config, TABLE) / "timing_learned.json")
     first_seed = table2_seeds(config)[0]
     for row in table2_rows(config):
         partner = pairs[row]
@@ -54,7 +55,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                 add("this_run", row, seed, "total_time_ms", learned["speedups"][row]["median_ms"], partner)
                 add("this_run", row, seed, "speedup", learned["speedups"][row]["speedup"], partner)
 
-    timed = read_json(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json")
+    timed = read_json(table_dir(results, config, TABLE) / "timing_paper_sizes.json")
     for row, width in paper_widths().items():
         cost = timed["costs"][row]  # counted on the models by the timing step
         add("paper_sizes", row, None, "width", width, row)  # an input here (from the paper file)
@@ -127,7 +128,7 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     frame = collect(config, results)
     footnotes = list(paper.table(TABLE).footnotes)
-    timing = read_json(Path(results) / config["scale"] / TABLE / "timing_learned.json")
+    timing = read_json(table_dir(results, config, TABLE) / "timing_learned.json")
     note = TIMING_NOTE.format(batch=timing["batch_size"], steps=timing["num_steps"])
     write_table_files(TABLE, "Table 2: Recurrent Highway Networks on PTB, ISS lambda sweep", frame, [
         Section("This run", this_run_table(frame, table2_rows(config)),

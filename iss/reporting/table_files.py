@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from iss.tasks.paths import table_dir
 from iss.io import read_json, write_text_atomic
 from iss.provenance import git_sha, provenance_issues
 from iss.reporting.render import render_latex, render_markdown
@@ -54,7 +55,7 @@ def banner_facts(config: dict, results: Path, table: str, rows: list[str], seeds
     """What a seeded table's banner states: the paper-size timing file (machine, threads), the
     training provenance of ``first_row`` at the first seed (device, commit, config hash) and the
     provenance issues of every (row, seed) run."""
-    timed = read_json(Path(results) / config["scale"] / table / "timing_paper_sizes.json")
+    timed = read_json(table_dir(results, config, table) / "timing_paper_sizes.json")
     metrics = read_json(run_folder(first_row, seeds[0]) / "metrics.json")
     issues = run_issues(config, [(f"{table}/{row}/seed{seed}", run_folder(row, seed), expected_settings(row), seed)
                                  for row in rows for seed in seeds])

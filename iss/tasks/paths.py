@@ -1,5 +1,6 @@
 """Where results live: one torch-free module for the results tree (rules, tables, reports, CLI).
 
+    results/<scale>/                              one folder per scale (sparsity_speed.json, logs/)
     results/<scale>/<table>/                      one folder per table and scale (timing_*.json, ...)
     results/<scale>/<table>/<row>/seed<N>/        one training run (Tables 1 and 2: rows x seeds)
     results/<scale>/<table>/<row>/                one training run (Table 3: one seed per row)
@@ -15,9 +16,14 @@ class ExperimentError(RuntimeError):
     """A trained row cannot be evaluated as asked (the message says what to change)."""
 
 
+def scale_root(results: str | Path, config: dict) -> Path:
+    """results/<scale>: the one place the results tree reads the configured scale."""
+    return Path(results) / config["scale"]
+
+
 def table_dir(results: str | Path, config: dict, table: str) -> Path:
     """results/<scale>/<table>."""
-    return Path(results) / config["scale"] / table
+    return scale_root(results, config) / table
 
 
 def run_dir(results: str | Path, config: dict, table: str, row: str, seed: int | None = None) -> Path:

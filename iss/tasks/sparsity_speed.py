@@ -33,6 +33,7 @@ import torch
 from iss.config import ConfigError, scale_settings
 from iss.provenance import provenance
 from iss.io import read_json, write_json_atomic
+from iss.tasks.paths import scale_root
 from iss.tasks.timing import Candidate, interleaved, machine_info
 
 RESULT_NAME = "sparsity_speed.json"
@@ -130,7 +131,7 @@ def measure(config: dict, results: Path, seed: int = 0) -> dict:
                               list(s["threads"]), s["rounds"], s["chunk_seconds"], seed)
     report["provenance"] = provenance(config, torch.device("cpu"), seed=seed)
     report["settings"] = dict(s)
-    path = Path(results) / config["scale"] / RESULT_NAME
+    path = scale_root(results, config) / RESULT_NAME
     write_json_atomic(path, report)
     print(summary_text(report))
     print(f"[iss] wrote {path}")
@@ -226,7 +227,7 @@ def plot(result_path: Path, out_stem: Path) -> list[Path]:
 
 def write_figure(config: dict, results: Path, reports: Path) -> list[Path]:
     from iss.tasks.lm import ExperimentError
-    source = Path(results) / config["scale"] / RESULT_NAME
+    source = scale_root(results, config) / RESULT_NAME
     if not source.exists():
         raise ExperimentError(f"{source} does not exist: measure first (iss sparsity-speed, or "
                               f"snakemake {source})")

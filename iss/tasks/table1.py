@@ -27,6 +27,7 @@ from iss.tasks.lm import (
 )
 from iss.models.lstm_lm import LSTMLanguageModel
 from iss.provenance import provenance
+from iss.tasks.paths import table_dir
 from iss.io import read_json, write_json_atomic, write_text_atomic
 from iss.tasks.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
                              table_rows)
@@ -134,7 +135,7 @@ def _time_rows(config: dict, results: Path, rows: list[str], name: str) -> dict:
     models = {row: load_model(row_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
               for row in rows}
     report = time_models(config, models, models["baseline"].vocab_size)
-    write_json_atomic(Path(results) / config["scale"] / TABLE / name, report)
+    write_json_atomic(table_dir(results, config, TABLE) / name, report)
     return report
 
 
@@ -144,7 +145,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     torch.manual_seed(0)
     models = {row: LSTMLanguageModel(PAPER_VOCAB, sizes["baseline"][0], hidden) for row, hidden in sizes.items()}
     report = dict(time_models(config, models, PAPER_VOCAB), costs=counting.costs_against(models))
-    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
+    write_json_atomic(table_dir(results, config, TABLE) / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] paper sizes {sizes[row]}: {s['median_ms']:.2f} ms ({s['path']}), speedup {s['speedup']:.2f}x")
     return report

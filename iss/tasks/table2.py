@@ -20,6 +20,7 @@ from iss.config import table2_rows, table2_seeds
 from iss.tasks.lm import evaluate_lm_row, iss_sizes, load_corpus, load_model, save_model, time_models
 from iss.models.rhn import RHNLanguageModel
 from iss.provenance import provenance
+from iss.tasks.paths import table_dir
 from iss.io import write_json_atomic, write_text_atomic
 from iss.tasks.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
 from iss.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, train
@@ -80,7 +81,7 @@ def time_learned(config: dict, results: Path) -> dict:
     models = {row: load_model(run_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
               for row in table2_rows(config)}
     report = time_models(config, models, models["baseline"].vocab_size)
-    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_learned.json", report)
+    write_json_atomic(table_dir(results, config, TABLE) / "timing_learned.json", report)
     return report
 
 
@@ -89,7 +90,7 @@ def time_paper_sizes(config: dict, results: Path) -> dict:
     torch.manual_seed(0)
     models = {row: RHNLanguageModel(PAPER_VOCAB, width, depth=10) for row, width in paper_widths().items()}
     report = dict(time_models(config, models, PAPER_VOCAB), costs=counting.costs_against(models))
-    write_json_atomic(Path(results) / config["scale"] / TABLE / "timing_paper_sizes.json", report)
+    write_json_atomic(table_dir(results, config, TABLE) / "timing_paper_sizes.json", report)
     for row, s in report["speedups"].items():
         print(f"[iss] RHN width {models[row].hidden_sizes[0]}: {s['median_ms']:.2f} ms ({s['path']}), "
               f"speedup {s['speedup']:.2f}x")
