@@ -47,6 +47,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/table1.smk"
 include: "workflow/rules/table2.smk"
 include: "workflow/rules/table3.smk"
+include: "workflow/rules/sparsity_speed.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
 

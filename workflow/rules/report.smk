@@ -1,6 +1,5 @@
-# The one page a reader opens first (reports/report.md, reports/report.tex) and the paper's
-# motivating figure measured here (structured vs non-structured sparsity). Include after the
-# table rules: the report gathers whatever they produce.
+# The one page a reader opens first (reports/report.md, reports/report.tex). Include after the
+# table rules and sparsity_speed.smk: the report gathers whatever they produce.
 #   snakemake --report reports/snakemake_report.html   Snakemake's HTML report (figures, tables)
 #   snakemake reports/report.pdf                       the LaTeX report compiled (needs pdflatex)
 
@@ -13,38 +12,6 @@ REPORT_SOURCES = [
     "compare",
     "sparsity_speed_figure",
 ]
-
-
-# Timed with the machine to itself, like the latency rules.
-rule sparsity_speed:
-    output:
-        f"{RESULTS}/sparsity_speed.json",
-    params:
-        settings=lambda wildcards: repr(config["scales"][SCALE].get("sparsity_speed")),
-    log:
-        f"{RESULTS}/logs/sparsity_speed.log",
-    threads: workflow.cores
-    resources:
-        mem_mb=3000,
-    conda:
-        CONDA_ENV
-    shell:
-        "iss sparsity-speed --measure-only > {log} 2>&1"
-
-
-rule sparsity_speed_figure:
-    input:
-        rules.sparsity_speed.output,
-    output:
-        png=report("reports/figures/speedup_vs_sparsity.png", category="Figures",
-                   caption="../report/speedup_vs_sparsity.rst"),
-        pdf="reports/figures/speedup_vs_sparsity.pdf",
-    log:
-        f"{RESULTS}/logs/sparsity_speed_figure.log",
-    conda:
-        CONDA_ENV
-    shell:
-        "iss sparsity-speed --plot-only > {log} 2>&1"
 
 
 rule report:
