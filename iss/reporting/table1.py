@@ -20,7 +20,9 @@ from iss.tasks.paths import table_dir
 from iss.io import read_json
 from iss.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
-from iss.reporting.table_files import Section, banner_facts, made_at, ptb_text, tidy_frame, value_of, values_of, write_table_files
+from iss.reporting.table_files import (
+    Section, banner_facts, made_at, ptb_text, scale_line, tidy_frame, value_of, values_of, write_table_files,
+)
 from iss.reporting.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio
 
 TIMING_NOTE = ("Times: the whole LM (embedding, LSTMs, decoder, log-softmax) at batch 10 x 30 steps; baseline and "
@@ -137,11 +139,11 @@ def banner(config: dict, results: Path) -> list[str]:
     timed, trained, issues = banner_facts(config, results, TABLE, table_rows(config), all_seeds,
                                           lambda row, seed: row_dir(results, config, row, seed),
                                           lambda row: row_settings(config, row), first_row="iss_a")
+    threads = sorted({c["threads"] for c in timed["candidates"].values()})
     return [
-        f"Scale: **{config['scale']}** ({ptb_text(settings)}, hidden {settings[TABLE]['hidden_size']}, "
-        f"{settings[TABLE]['epochs']} epochs). Trained on {trained['device']} with {trained['threads']} threads; "
-        f"latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']}), "
-        f"threads tried {sorted({c['threads'] for c in timed['candidates'].values()})}, fastest path per model.",
+        scale_line(config, f"{ptb_text(settings)}, hidden {settings[TABLE]['hidden_size']}, "
+                           f"{settings[TABLE]['epochs']} epochs", trained, timed,
+                   f", threads tried {threads}, fastest path per model"),
         made_at(trained, all_seeds),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
         "Perplexity is exactly comparable only at the paper scale.",

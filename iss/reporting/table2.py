@@ -18,7 +18,9 @@ from iss.provenance import provenance_lines
 from iss.tasks.paths import table_dir
 from iss.io import read_json
 from iss.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
-from iss.reporting.table_files import Section, banner_facts, made_at, ptb_text, tidy_frame, values_of, write_table_files
+from iss.reporting.table_files import (
+    Section, banner_facts, made_at, ptb_text, scale_line, tidy_frame, values_of, write_table_files,
+)
 from iss.reporting.render import MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 TIMING_NOTE = ("Times: the whole RHN LM (embedding, every micro-layer, tied softmax) at batch {batch} x {steps} "
@@ -113,10 +115,9 @@ def banner(config: dict, results: Path) -> list[str]:
                                           lambda row, seed: run_dir(results, config, row, seed),
                                           lambda row: row_settings(config, row), first_row="baseline")
     return [
-        f"Scale: **{config['scale']}** ({ptb_text(settings)}; RHN width {table['width']}, depth {table['depth']}, "
-        f"{table['epochs']} epochs, best-validation weights; seeds {', '.join(map(str, seeds))}). "
-        f"Trained on {trained['device']} with {trained['threads']} threads; latency on "
-        f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}).",
+        scale_line(config, f"{ptb_text(settings)}; RHN width {table['width']}, depth {table['depth']}, "
+                           f"{table['epochs']} epochs, best-validation weights; seeds {', '.join(map(str, seeds))}",
+                   trained, timed),
         made_at(trained),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml); ISS rows "
         "are paired with the paper's by rank of λ. Perplexity and width are exactly comparable only at the paper "

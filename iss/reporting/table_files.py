@@ -67,6 +67,14 @@ def ptb_text(settings: dict) -> str:
     return f"PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, token limits {settings['ptb']['max_tokens'] or 'none'}"
 
 
+def scale_line(config: dict, details: str, trained: dict, timed: dict, latency_detail: str = "") -> str:
+    """The banner's first line: the scale with the table's own ``details``, where it was trained and
+    where it was timed."""
+    return (f"Scale: **{config['scale']}** ({details}). Trained on {trained['device']} with {trained['threads']} "
+            f"threads; latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']})"
+            f"{latency_detail}.")
+
+
 def made_at(trained: dict, seeds: list[int] | None = None) -> str:
     """The banner line naming the commit, configuration (and seeds) of training and of this report."""
     seeds_text = f", seeds {', '.join(map(str, seeds))}" if seeds else ""
