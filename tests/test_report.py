@@ -303,3 +303,14 @@ def test_snakemake_html_report_has_the_figures_and_tables(tmp_path):
     for category in ("Figures", "Tables", "Report", "Comparison with the paper"):
         assert category in html
     assert "dashed line is the ideal" in html  # a caption (workflow/report/*.rst) rendered
+
+
+def test_paper_size_timing_written_before_it_recorded_the_geometry_says_what_to_rerun(tmp_path, config):
+    from iss.io import write_json_atomic
+    from iss.reporting.table_files import paper_size_timing
+    path = tmp_path / "smoke" / "table2" / "timing_paper_sizes.json"
+    write_json_atomic(path, {"speedups": {"baseline": {"speedup": 1.0}}})  # latency only: the old format
+    with pytest.raises(ValueError, match=r"has no 'costs'.*snakemake --forcerun table2_time_paper_sizes"):
+        paper_size_timing(config, tmp_path, "table2", "costs")
+    write_json_atomic(path, {"speedups": {}, "costs": {"baseline": {"weights": 10}}})
+    assert paper_size_timing(config, tmp_path, "table2", "costs")["costs"]["baseline"]["weights"] == 10

@@ -21,7 +21,8 @@ from iss.io import read_json
 from iss.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
 from iss.reporting.table_files import (
-    Section, banner_facts, made_at, ptb_text, scale_line, tidy_frame, value_of, values_of, write_table_files,
+    Section, banner_facts, made_at, paper_size_timing, ptb_text,
+    scale_line, tidy_frame, value_of, values_of, write_table_files,
 )
 from iss.reporting.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio
 
@@ -70,7 +71,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                 add("this_run", row, "total_time_ms", learned["speedups"][row]["median_ms"], "total_time_ms", seed)
                 add("this_run", row, "speedup", learned["speedups"][row]["speedup"], "speedup", seed)
 
-    timed = read_json(table_dir(results, config, TABLE) / "timing_paper_sizes.json")
+    timed = paper_size_timing(config, results, TABLE, "costs")
     for row, hidden in paper_sizes().items():
         summary = timed["costs"][row]  # counted on the models by the timing step
         # The sizes are inputs here (taken from the paper file), so they get no paper column.

@@ -19,7 +19,8 @@ from iss.tasks.paths import table_dir
 from iss.io import read_json
 from iss.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
 from iss.reporting.table_files import (
-    Section, banner_facts, made_at, ptb_text, scale_line, tidy_frame, values_of, write_table_files,
+    Section, banner_facts, made_at, paper_size_timing, ptb_text,
+    scale_line, tidy_frame, values_of, write_table_files,
 )
 from iss.reporting.render import MISSING, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
@@ -57,7 +58,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
                 add("this_run", row, seed, "total_time_ms", learned["speedups"][row]["median_ms"], partner)
                 add("this_run", row, seed, "speedup", learned["speedups"][row]["speedup"], partner)
 
-    timed = read_json(table_dir(results, config, TABLE) / "timing_paper_sizes.json")
+    timed = paper_size_timing(config, results, TABLE, "costs")
     for row, width in paper_widths().items():
         cost = timed["costs"][row]  # counted on the models by the timing step
         add("paper_sizes", row, None, "width", width, row)  # an input here (from the paper file)

@@ -23,7 +23,7 @@ from iss.paper.tables import load_paper_tables, paired_paper_rows
 from iss.provenance import git_sha
 from iss.io import read_json
 from iss.tasks.table3_config import TABLE, row_dir, scale_dir, settings, table3_rows
-from iss.reporting.table_files import Section, tidy_frame, value_of, write_table_files
+from iss.reporting.table_files import Section, paper_size_timing, tidy_frame, value_of, write_table_files
 from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 FAMILY_COLUMNS = (("ModFwd1", "modfwd1"), ("ModBwd1", "modbwd1"), ("ModFwd2", "modfwd2"), ("ModBwd2", "modbwd2"),
@@ -82,7 +82,7 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         add("this_run", row, "shrink_max_abs_logprob_error", m["shrink_max_abs_logprob_error"], partner)
         add("this_run", row, "iss_variant", m["iss_variant"], partner)
 
-    timed = read_json(scale_dir(results, config) / "timing_paper_sizes.json")
+    timed = paper_size_timing(config, results, TABLE, "geometry")
     geometry = timed["geometry"]  # counted on the models by the timing step
     for row in paper.rows(TABLE):
         for family, column in FAMILY_COLUMNS:
@@ -193,7 +193,7 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     frame = collect(config, results)
     rows = table3_rows(config)
-    sizes_note = paper_sizes_note(read_json(scale_dir(results, config) / "timing_paper_sizes.json")["geometry"])
+    sizes_note = paper_sizes_note(paper_size_timing(config, results, TABLE, "geometry")["geometry"])
     timing = read_json(scale_dir(results, config) / "timing_learned.json")
     errors = {}
     for row in rows:

@@ -40,6 +40,17 @@ def value_of(frame: pd.DataFrame, setting: str, row: str, metric: str):
     return values[0] if values else None
 
 
+def paper_size_timing(config: dict, results: Path, table: str, needs: str) -> dict:
+    """``timing_paper_sizes.json`` of ``table``, which must record ``needs`` (``costs`` / ``geometry``:
+    counted on the models by the timing step since 2026-12-04; older files hold latency only)."""
+    path = table_dir(results, config, table) / "timing_paper_sizes.json"
+    timed = read_json(path)
+    if needs not in timed:
+        raise ValueError(f"{path} has no {needs!r}: it was written before the timing step recorded the geometry "
+                         f"it counts. Rerun it: snakemake --forcerun {table}_time_paper_sizes")
+    return timed
+
+
 def run_issues(config: dict, runs: Iterable[tuple[str, Path, dict | None, int | None]]) -> list[str]:
     """Why any training run (label, folder, expected settings, seed) may not belong to this report:
     made at another scale, seed, settings or commit (``iss.provenance.provenance_issues``)."""
@@ -55,7 +66,7 @@ def banner_facts(config: dict, results: Path, table: str, rows: list[str], seeds
     """What a seeded table's banner states: the paper-size timing file (machine, threads), the
     training provenance of ``first_row`` at the first seed (device, commit, config hash) and the
     provenance issues of every (row, seed) run."""
-    timed = read_json(table_dir(results, config, table) / "timing_paper_sizes.json")
+    timed = paper_size_timing(config, results, table, "costs" if table != "table3" else "geometry")
     metrics = read_json(run_folder(first_row, seeds[0]) / "metrics.json")
     issues = run_issues(config, [(f"{table}/{row}/seed{seed}", run_folder(row, seed), expected_settings(row), seed)
                                  for row in rows for seed in seeds])
