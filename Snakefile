@@ -7,6 +7,8 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from iss.tasks.paths import run_dir, scale_root, table_dir
+
 min_version("9.0")
 
 
@@ -19,7 +21,8 @@ configfile: CONFIG_FILE
 validate(config, "workflow/schemas/config.schema.yaml")
 
 SCALE = config["scale"]
-RESULTS = f"results/{SCALE}"
+# The results tree of iss.tasks.paths (results/<scale>/<table>/<row>[/seed<N>]), as rule patterns.
+RESULTS = str(scale_root("results", config))
 PAPER_TABLES = "config/paper_tables.yaml"
 # Cluster resources per kind of job (config `resources`: mem_mb, runtime in minutes, gpu).
 JOB_RESOURCES = config["scales"][SCALE].get("resources", {})

@@ -4,7 +4,9 @@
 from iss.tasks.table1_rows import all_rows, start_row
 
 TABLE3 = config["scales"][SCALE]["table3"]
-TABLE3_DIR = f"{RESULTS}/table3"
+TABLE1_DIR = str(table_dir("results", config, "table1"))
+TABLE2_DIR = str(table_dir("results", config, "table2"))
+TABLE3_DIR = str(table_dir("results", config, "table3"))
 
 
 # --- Table 1 ---------------------------------------------------------------------------------
@@ -23,13 +25,13 @@ def sizes_source(wildcards):
     source = all_rows(config)[wildcards.row].get("hidden_from")
     if source is None:
         return []
-    return [PAPER_TABLES] if source == "paper" else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/metrics.json"]
+    return [PAPER_TABLES] if source == "paper" else [f"{run_dir('results', config, 'table1', source, wildcards.seed)}/metrics.json"]
 
 
 def start_source(wildcards):
     """A row with `iss_start: baseline` starts from the trained baseline of the same seed."""
     source = start_row(all_rows(config)[wildcards.row])
-    return [] if source is None else [f"{RESULTS}/table1/{source}/seed{wildcards.seed}/model.pt"]
+    return [] if source is None else [f"{run_dir('results', config, 'table1', source, wildcards.seed)}/model.pt"]
 
 
 # --- Table 2 ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
 TABLE1_PARETO_ROWS = list(pareto_rows(config))
 TABLE1_SEEDS = table_seeds(config, "table1")
-TABLE1_RUN = f"{RESULTS}/table1/{{row}}/seed{{seed}}"
+TABLE1_RUN = str(run_dir("results", config, "table1", "{row}", "{seed}"))
 
 
 rule table1_train:
@@ -55,9 +55,9 @@ rule table1_evaluate:
 # Latency is measured with the machine to itself: every core, one job at a time.
 rule table1_time_learned:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/compact.pt", row=TABLE1_ROWS),
+        expand(f"{TABLE1_RUN}/compact.pt", row=TABLE1_ROWS, seed=TABLE1_SEEDS[0]),
     output:
-        f"{RESULTS}/table1/timing_learned.json",
+        f"{TABLE1_DIR}/timing_learned.json",
     params:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
@@ -75,7 +75,7 @@ rule table1_time_paper_sizes:
     input:
         PAPER_TABLES,
     output:
-        f"{RESULTS}/table1/timing_paper_sizes.json",
+        f"{TABLE1_DIR}/timing_paper_sizes.json",
     params:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
@@ -91,7 +91,7 @@ rule table1_time_paper_sizes:
 
 rule table1_report:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
+        expand(f"{TABLE1_RUN}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
         rules.table1_time_learned.output,
         rules.table1_time_paper_sizes.output,
         PAPER_TABLES,
@@ -109,8 +109,8 @@ rule table1_report:
 
 rule table1_figures:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/history.csv", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
-        f"{RESULTS}/table1/iss_a/seed{TABLE1_SEEDS[0]}/model.pt",
+        expand(f"{TABLE1_RUN}/history.csv", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
+        expand(f"{TABLE1_RUN}/model.pt", row="iss_a", seed=TABLE1_SEEDS[0]),
     output:
         [report(f"reports/figures/table1_{name}.png", category="Figures", caption=f"../report/table1_{name}.rst")
          for name in ["training_curves", "iss_sparsity"]],
@@ -126,9 +126,9 @@ rule table1_figures:
 # The trade-off sweep (config `table1.pareto`): not part of `all`; `snakemake table1_pareto`.
 rule table1_time_pareto:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/compact.pt", row=["baseline", *TABLE1_PARETO_ROWS]),
+        expand(f"{TABLE1_RUN}/compact.pt", row=["baseline", *TABLE1_PARETO_ROWS], seed=TABLE1_SEEDS[0]),
     output:
-        f"{RESULTS}/table1/timing_pareto.json",
+        f"{TABLE1_DIR}/timing_pareto.json",
     params:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
@@ -144,13 +144,13 @@ rule table1_time_pareto:
 
 rule table1_pareto:
     input:
-        expand(f"{RESULTS}/table1/{{row}}/seed{{seed}}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
-        expand(f"{RESULTS}/table1/{{row}}/seed{TABLE1_SEEDS[0]}/metrics.json", row=TABLE1_PARETO_ROWS),
+        expand(f"{TABLE1_RUN}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
+        expand(f"{TABLE1_RUN}/metrics.json", row=TABLE1_PARETO_ROWS, seed=TABLE1_SEEDS[0]),
         rules.table1_time_learned.output,
         rules.table1_time_pareto.output,
         PAPER_TABLES,
     output:
-        csv=f"{RESULTS}/table1/pareto.csv",
+        csv=f"{TABLE1_DIR}/pareto.csv",
         figures=[report("reports/figures/table1_pareto.png", category="Figures", caption="../report/table1_pareto.rst"),
                  "reports/figures/table1_pareto.pdf"],
     log:

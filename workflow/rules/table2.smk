@@ -4,7 +4,7 @@ from iss.config import table2_rows, table2_seeds
 
 TABLE2_ROWS = table2_rows(config)
 TABLE2_SEEDS = table2_seeds(config)
-TABLE2_RUN = f"{RESULTS}/table2/{{row}}/seed{{seed}}"
+TABLE2_RUN = str(run_dir("results", config, "table2", "{row}", "{seed}"))
 
 
 rule table2_train:
@@ -49,9 +49,9 @@ rule table2_evaluate:
 # Latency with the machine to itself, as for Table 1.
 rule table2_time_learned:
     input:
-        expand(f"{RESULTS}/table2/{{row}}/seed{TABLE2_SEEDS[0]}/compact.pt", row=TABLE2_ROWS),
+        expand(f"{TABLE2_RUN}/compact.pt", row=TABLE2_ROWS, seed=TABLE2_SEEDS[0]),
     output:
-        f"{RESULTS}/table2/timing_learned.json",
+        f"{TABLE2_DIR}/timing_learned.json",
     params:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
@@ -69,7 +69,7 @@ rule table2_time_paper_sizes:
     input:
         PAPER_TABLES,
     output:
-        f"{RESULTS}/table2/timing_paper_sizes.json",
+        f"{TABLE2_DIR}/timing_paper_sizes.json",
     params:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
@@ -85,7 +85,7 @@ rule table2_time_paper_sizes:
 
 rule table2_report:
     input:
-        expand(f"{RESULTS}/table2/{{row}}/seed{{seed}}/metrics.json", row=TABLE2_ROWS, seed=TABLE2_SEEDS),
+        expand(f"{TABLE2_RUN}/metrics.json", row=TABLE2_ROWS, seed=TABLE2_SEEDS),
         rules.table2_time_learned.output,
         rules.table2_time_paper_sizes.output,
         PAPER_TABLES,
