@@ -72,6 +72,7 @@ TINY = {
     "baseline": {"steps": 12, "lr": 0.01, "input_keep_prob": 0.9, "keep_best": True},
     "iss": {"steps": 6, "lr": 0.01, "input_keep_prob": 0.9, "keep_best": False},
     "lambdas": [0.05],
+    "control": True,
     "valid": {"every": 4, "questions": 6, "batch_size": 4},
     "eval": {"batch_size": 8, "zero_threshold": 4e-4, "structure_coordinator": True, "max_span": None,
              "probe_questions": 4},
@@ -89,11 +90,23 @@ def tiny(tmp_path):
     return config, tmp_path / "results"
 
 
+def test_control_row_is_the_iss_fine_tuning_at_lambda_0(tiny):
+    config, _ = tiny
+    assert table3_rows(config) == ["baseline", "iss_1", "control"]
+    assert row_lambda(config, "control") == 0.0
+    assert table3.row_settings(config, "control")["steps"] == TINY["iss"]["steps"]  # the ISS rows' schedule
+    assert table3.row_settings(config, "control")["init"] == "baseline EMA weights"
+    config["scales"]["smoke"]["table3"]["control"] = False
+    assert table3_rows(config) == ["baseline", "iss_1"]
+    with pytest.raises(ConfigError, match="has no row 'control'"):
+        row_lambda(config, "control")
+
+
 def test_rows_and_lambdas_by_rank(tiny):
     config, _ = tiny
     config["scales"]["smoke"]["table3"]["lambdas"] = [0.004, 0.001, 0.002]
-    assert table3_rows(config) == ["baseline", "iss_1", "iss_2", "iss_3"]
-    assert [row_lambda(config, r) for r in table3_rows(config)] == [0.0, 0.001, 0.002, 0.004]
+    assert table3_rows(config) == ["baseline", "iss_1", "iss_2", "iss_3", "control"]
+    assert [row_lambda(config, r) for r in table3_rows(config)] == [0.0, 0.001, 0.002, 0.004, 0.0]
     with pytest.raises(ConfigError, match="no row 'iss_4'"):
         row_lambda(config, "iss_4")
     paper = ["baseline", "iss_1", "iss_2", "iss_3", "iss_4"]
@@ -267,7 +280,13 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
     table3.time_paper_sizes(config, results)
     frame = build(config, results, reports)
     run = frame[frame.setting == "this_run"]
-    assert set(run.row) == {"baseline", "iss_1"}
+    assert set(run.row) == {"baseline", "iss_1", "control"}
+    # The control (lambda 0, the ISS rows' fine-tuning) is paired with no paper row: no cell is checked on it.
+    control = run[run.row == "control"]
+    assert control.paper_row.isna().all() and control.paper_column.isna().all()
+    assert float(control[control.metric == "lambda"].reproduced.iloc[0]) == 0.0
+    assert run[(run.row == "iss_1") & (run.metric == "f1")].paper_row.iloc[0] == "iss_1"
+    assert torch.load(results / "smoke" / "table3" / "control" / "model.pt", weights_only=False)["settings"]["steps"] == 6
     assert run[run.metric == "weights"].paper_column.isna().all()  # learned sizes: never checked against 2.69M
     sized = frame[(frame.setting == "paper_sizes") & (frame.metric == "weights")].set_index("row")
     assert sized.loc["baseline", "reproduced"] == 2_690_003 and sized.loc["iss_4", "paper_printed"] == "0.88M"
@@ -280,6 +299,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
         assert f"| {header}" in md or f" {header} |" in md
     assert "Scale: **smoke**" in md and "dev-v1.1 split by article" in md and "ISS variant paper" in md
     assert "2.69M (2.69M)" in md and "Trained on" in md
+    assert "fine-tuned, λ = 0 (control)‡" in md and "‡ Control (not in the paper)" in md
     assert "\\toprule" in (reports / "table3.tex").read_text()
     written = write_bidaf_figures(results / "smoke" / "table3", table3_rows(config), reports, "smoke")
     assert all(p.stat().st_size > 1000 for p in written)

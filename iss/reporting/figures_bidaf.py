@@ -33,7 +33,8 @@ def plot_group_norms(norms: dict[str, np.ndarray], out_stem: Path, title: str, b
         high = low * 10
     edges = np.logspace(np.log10(low) - 0.05, np.log10(high) + 0.05, bins + 1)
     figure, axis = plt.subplots(figsize=(7.0, 4.4))
-    for i, ((label, values), color) in enumerate(zip(norms.items(), ROW_COLORS)):
+    for i, (label, values) in enumerate(norms.items()):
+        color = ROW_COLORS[i % len(ROW_COLORS)]  # more rows than colours repeat them, never drop a row
         zeros = int((values == 0).sum())
         axis.hist(values[values > 0], bins=edges, histtype="step", linewidth=1.6, color=color,
                   label=f"{label}: {values.size} groups, {zeros} exactly 0")

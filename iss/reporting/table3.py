@@ -22,7 +22,7 @@ import pandas as pd
 from iss.paper.tables import load_paper_tables, paired_paper_rows
 from iss.provenance import git_sha
 from iss.io import read_json
-from iss.tasks.table3_config import TABLE, row_dir, scale_dir, settings, table3_rows
+from iss.tasks.table3_config import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
 from iss.reporting.table_files import Section, paper_size_timing, tidy_frame, value_of, write_table_files
 from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
@@ -52,10 +52,22 @@ def paper_sizes_note(geometry: dict) -> str:
             f"counts are in results/table3.csv (weights_exact).")
 
 
+def control_note(config: dict, rows: list[str]) -> list[str]:
+    """The footnote of the control row, when the run has one."""
+    if CONTROL_ROW not in rows:
+        return []
+    iss = settings(config)["iss"]
+    return [f"‡ Control (not in the paper): the baseline's EMA weights fine-tuned exactly as the ISS rows "
+            f"({iss['steps']} Adam steps, lr {iss['lr']}, input keep {iss['input_keep_prob']}, the same element "
+            f"threshold) with λ = 0: the ISS rows' difference from it is what the group-Lasso penalty costs, their "
+            f"difference from the baseline also holds what the fine-tuning itself changes."]
+
+
 def collect(config: dict, results: Path) -> pd.DataFrame:
     paper = load_paper_tables()
     rows = table3_rows(config)
-    pairs = paired_paper_rows(rows, paper.rows(TABLE))
+    # The control row is this harness's, not the paper's: paired with none of its rows, so no cell checks.
+    pairs = {**paired_paper_rows(["baseline", *iss_rows(config)], paper.rows(TABLE)), CONTROL_ROW: None}
     records = []
 
     def add(setting, row, metric, value, paper_row, paper_column=None):
@@ -116,7 +128,8 @@ def this_run_table(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
         partner = _partner(frame, row)
         v = lambda metric: value_of(frame, "this_run", row, metric)  # noqa: E731
         p = lambda metric: _printed(frame, "this_run", row, metric, paper, partner)  # noqa: E731
-        method = "baseline" if row == "baseline" else f"ISS (λ = {float(v('lambda')):g})"
+        method = ("baseline" if row == "baseline" else "fine-tuned, λ = 0 (control)‡" if row == CONTROL_ROW
+                  else f"ISS (λ = {float(v('lambda')):g})")
         line = {"Method": method, "EM": format_pair(fmt_fixed(v("em")), p("em")),
                 "F1": format_pair(fmt_fixed(v("f1")), p("f1"))}
         for family, column in FAMILY_COLUMNS:
@@ -164,7 +177,7 @@ def banner(config: dict, results: Path) -> list[str]:
         split = (f"SQuAD train-v1.1 ({data['train_kept']:,} of {data['train_questions']:,} questions kept for "
                  f"training), official v1.1 metric on dev-v1.1 ({data['eval_questions']:,} questions), as the paper")
     glove = f"GloVe 6B {data['glove_dim']}d fixed" if data["glove_dim"] else "learned word vectors"
-    rows = [read_json(row_dir(results, config, row) / "metrics.json") for row in table3_rows(config)]
+    rows = [read_json(row_dir(results, config, row) / "metrics.json") for row in ["baseline", *iss_rows(config)]]
     variants = sorted({m["iss_variant"] for m in rows})
     b = base["settings"]  # what the weights were trained with (not what the config says now)
     iss = rows[-1]["settings"] if len(rows) > 1 else b
@@ -201,7 +214,7 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
         errors.setdefault(m["iss_variant"], []).append(m["shrink_max_abs_logprob_error"])
     variant_notes = [VARIANT_NOTE[v].format(error=f"at most {max(e):.2g}") for v, e in errors.items()]
     timing_note = TIMING_NOTE.format(questions=timing["questions"])
-    footnotes = list(paper.table(TABLE).footnotes) + variant_notes + [timing_note]
+    footnotes = list(paper.table(TABLE).footnotes) + variant_notes + [timing_note] + control_note(config, rows)
     title = paper.table(TABLE).title
     write_table_files(TABLE, f"Table 3: {title}", frame, [
         Section("This run", this_run_table(frame, rows), f"Table 3 reproduced: {title} (this run).", "tab:table3-run",

@@ -36,13 +36,23 @@ def settings(config: dict) -> dict:
     return scales[TABLE]
 
 
+# The baseline fine-tuned exactly as the ISS rows, with lambda 0 (config `table3.control`): what the
+# fine-tuning alone changes. Not a row of the paper, so it is paired with none of the paper's rows.
+CONTROL_ROW = "control"
+
+
+def iss_rows(config: dict) -> list[str]:
+    """iss_1, iss_2, ... by increasing lambda: the rows paired with the paper's ISS rows."""
+    return [f"iss_{k}" for k in range(1, len(settings(config)["lambdas"]) + 1)]
+
+
 def table3_rows(config: dict) -> list[str]:
-    """"baseline", then iss_1.. by increasing lambda."""
-    return ["baseline"] + [f"iss_{k}" for k in range(1, len(settings(config)["lambdas"]) + 1)]
+    """"baseline", then iss_1.. by increasing lambda, then "control" where configured."""
+    return ["baseline", *iss_rows(config)] + ([CONTROL_ROW] if settings(config).get("control") else [])
 
 
 def row_lambda(config: dict, row: str) -> float:
-    if row == "baseline":
+    if row == "baseline" or (row == CONTROL_ROW and CONTROL_ROW in table3_rows(config)):
         return 0.0
     lambdas = sorted(settings(config)["lambdas"])
     try:

@@ -2,6 +2,7 @@
 # Input functions take the job's wildcards; "settings" functions return the repr of every config
 # value that decides a job's result, as a Snakemake param, so that a change reruns exactly those jobs.
 from iss.tasks.table1_rows import all_rows, start_row
+from iss.tasks.table3_config import row_lambda
 
 TABLE3 = config["scales"][SCALE]["table3"]
 TABLE1_DIR = str(table_dir("results", config, "table1"))
@@ -56,17 +57,16 @@ def table3_data_settings(wildcards=None):
 def table3_row_settings(wildcards):
     """Everything in the config that decides one row's weights: a change reruns that row (and, for
     the baseline, every ISS row fine-tuned from it)."""
-    shared = {k: v for k, v in TABLE3.items() if k not in ("baseline", "iss", "lambdas", "eval", "timing")}
+    shared = {k: v for k, v in TABLE3.items() if k not in ("baseline", "iss", "lambdas", "control", "eval", "timing")}
     if wildcards.row == "baseline":
         row = ("baseline", TABLE3["baseline"])
-    else:
-        rank = int(wildcards.row.removeprefix("iss_"))
-        row = (wildcards.row, TABLE3["iss"], sorted(TABLE3["lambdas"])[rank - 1])
+    else:  # an ISS row, or the control (lambda 0)
+        row = (wildcards.row, TABLE3["iss"], row_lambda(config, wildcards.row))
     return repr((shared, row, config["runtime"]["seed"]))
 
 
 def table3_start(wildcards):
-    """ISS rows start from the baseline's EMA weights."""
+    """ISS rows and the control start from the baseline's EMA weights."""
     return [] if wildcards.row == "baseline" else [f"{TABLE3_DIR}/baseline/model.pt"]
 
 

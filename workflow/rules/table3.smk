@@ -36,7 +36,7 @@ rule table3_train:
         model=f"{TABLE3_DIR}/{{row}}/model.pt",
         history=f"{TABLE3_DIR}/{{row}}/history.csv",
     wildcard_constraints:
-        row="baseline|iss_[0-9]+",
+        row="baseline|iss_[0-9]+|control",
     params:
         settings=table3_row_settings,
     log:
@@ -61,7 +61,7 @@ rule table3_evaluate:
         predictions=f"{TABLE3_DIR}/{{row}}/predictions.json",
         norms=f"{TABLE3_DIR}/{{row}}/group_norms.json",
     wildcard_constraints:
-        row="baseline|iss_[0-9]+",
+        row="baseline|iss_[0-9]+|control",
     params:
         settings=lambda wildcards: repr(TABLE3["eval"]),
     log:
