@@ -35,6 +35,7 @@ import torch
 
 from iss.config import ConfigError, load_config
 from iss.data.fetch import DataError
+from iss.io import UnreadableFile
 from iss.tasks.lm import ExperimentError
 from iss.tasks.train_lm import TrainingDiverged
 
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except ComparisonFailed as err:
         print(f"iss {args.command}: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, DataError, TrainingDiverged, ExperimentError) as err:
+    except (ConfigError, DataError, TrainingDiverged, ExperimentError, UnreadableFile) as err:
         print(f"iss {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -14,19 +14,9 @@ import json
 import os
 import pickle
 import tempfile
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-# Modules of the flat layout before the package split (2026-12-04), for pickled files written then:
-# checkpoints hold the training loop's EpochProgress, prepared SQuAD files hold the dataset classes.
-RENAMED_MODULES = {
-    "iss.train": "iss.tasks.train_lm", "iss.train_bidaf": "iss.tasks.train_bidaf", "iss.ema": "iss.tasks.ema",
-    "iss.experiment": "iss.tasks.lm", "iss.squad_prepare": "iss.tasks.table3_data", "iss.squad": "iss.data.squad",
-    "iss.ptb": "iss.data.ptb",
-}
-
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -76,19 +66,25 @@ def save_torch_atomic(obj, path: str | Path) -> None:
         torch.save(obj, temp)
 
 
-class _RenamingUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        return super().find_class(RENAMED_MODULES.get(module, module), name)
+class UnreadableFile(RuntimeError):
+    """A torch file that cannot be loaded: missing, damaged, written by an older version, or holding
+    more than data. The message is one line naming the file and the step that remakes it."""
 
 
-# What torch.load calls a pickle module: it subclasses ``Unpickler`` and calls ``load``.
-_RENAMING_PICKLE = types.SimpleNamespace(Unpickler=_RenamingUnpickler, load=pickle.load, __name__="pickle")
-
-
-def load_torch(path: str | Path, map_location=None, weights_only: bool = False):
-    """torch.load; a file that pickles classes (not only tensors) may name them by their module
-    before the package split, and loads all the same."""
+def load_torch(path: str | Path, remedy: str, map_location=None):
+    """``torch.load(weights_only=True)``: a file can hold tensors and plain containers (dicts, lists,
+    strings, numbers) but never run code when it is loaded, so results copied from another machine
+    or person are safe to read. ``remedy`` says how to remake the file (e.g. "rerun `iss prepare
+    --table table3`"); it ends the one-line error raised for a file that cannot be read."""
     import torch
-    if weights_only:
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFile(f"{path} does not exist: {remedy}")
+    try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    return torch.load(path, map_location=map_location, weights_only=False, pickle_module=_RENAMING_PICKLE)
+    except pickle.UnpicklingError:
+        # what the weights-only unpickler raises for any class or function it is asked to build
+        reason = "it holds Python objects, not only tensors and plain data (written by an older version?)"
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = f"it is damaged or truncated ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    raise UnreadableFile(f"{path} cannot be loaded: {reason}; {remedy}")

@@ -1,12 +1,13 @@
-"""iss.io: the one atomic writer, and loading pickles written before the package split."""
+"""iss.io: the one atomic writer, and torch files that are data, never code (weights-only loads)."""
 import os
+import pickle
 import stat
-import sys
 
 import pytest
+import torch
 
 from iss import io
-from iss.tasks import train_lm
+from iss.tasks import lm, table3_data, train_lm
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -34,16 +35,56 @@ def test_read_json_names_the_step_that_makes_a_missing_file(tmp_path):
         io.read_json(tmp_path / "timing_learned.json")
 
 
-def test_checkpoint_pickled_under_the_old_module_name_still_loads(tmp_path, monkeypatch):
-    """A checkpoint saved mid-epoch holds an EpochProgress; before the split its class lived in iss.train."""
-    progress = train_lm.EpochProgress.__new__(train_lm.EpochProgress)
-    progress.__dict__.update(step=7)
-    # Pickle it as the flat layout did: the class's module named iss.train.
-    monkeypatch.setitem(sys.modules, "iss.train", train_lm)
-    monkeypatch.setattr(train_lm.EpochProgress, "__module__", "iss.train")
-    io.save_torch_atomic(dict(progress=progress, epoch=3), tmp_path / "checkpoint.pt")
-    monkeypatch.undo()
-    assert "iss.train" not in sys.modules  # (a plain torch.load would now look for iss/train.py)
-    loaded = io.load_torch(tmp_path / "checkpoint.pt", map_location="cpu")
-    assert type(loaded["progress"]) is train_lm.EpochProgress and loaded["progress"].step == 7
-    assert loaded["epoch"] == 3
+class _RunsCodeWhenLoaded:
+    """Unpickles as ``exec(source)``: the attack a full-pickle torch.load opens to any file."""
+
+    def __init__(self, marker):
+        self.source = f"open({str(marker)!r}, 'w').write('ran')"
+
+    def __reduce__(self):
+        return (exec, (self.source,))
+
+
+def test_every_torch_file_the_harness_reads_refuses_code_without_running_it(tmp_path):
+    marker = tmp_path / "code_ran"
+    hostile = dict(model=_RunsCodeWhenLoaded(marker), state={}, kind="LSTMLanguageModel", version=2,
+                   config_digest="x")
+    loaders = {  # every place a results or data torch file is read
+        "checkpoint.pt": lambda path: train_lm.load_checkpoint(path, "x", log=print),
+        "model.pt": lambda path: lm.load_model(path, torch.device("cpu")),
+        "compact.pt": lambda path: lm.load_model(path, torch.device("cpu")),
+        "best.pt": lambda path: io.load_torch(path, "rerun the training with --restart"),
+        "prepared.pt": table3_data.load_prepared,
+    }
+    for name, load in loaders.items():
+        path = tmp_path / name
+        io.save_torch_atomic(hostile, path)
+        with pytest.raises(io.UnreadableFile, match=rf"{name} cannot be loaded: it holds Python objects"):
+            load(path)
+        assert not marker.exists(), f"loading {name} ran the code in it"
+    # The payload is live: plain unpickling (what a full-pickle torch.load does) runs it, so the
+    # assertions above can fail.
+    pickle.loads(pickle.dumps(hostile))
+    assert marker.read_text() == "ran"
+
+
+def test_a_damaged_or_missing_torch_file_is_one_line_naming_it_and_the_remedy(tmp_path):
+    whole = tmp_path / "whole.pt"
+    io.save_torch_atomic({"w": torch.zeros(3)}, whole)
+    cut = tmp_path / "checkpoint.pt"
+    cut.write_bytes(whole.read_bytes()[:40])
+    with pytest.raises(io.UnreadableFile) as error:
+        io.load_torch(cut, "rerun with --restart")
+    message = str(error.value)
+    assert "\n" not in message and str(cut) in message and "damaged or truncated" in message
+    assert message.endswith("rerun with --restart")
+    with pytest.raises(io.UnreadableFile, match=r"gone.pt does not exist: remake it"):
+        io.load_torch(tmp_path / "gone.pt", "remake it")
+
+
+def test_project_torch_files_hold_only_plain_data(tmp_path):
+    """A mid-epoch checkpoint's position is a plain dict (was a pickled EpochProgress)."""
+    progress = train_lm.EpochProgress(step=7, state=(torch.zeros(2, 3),), total_loss=1.5, total_tokens=9)
+    io.save_torch_atomic(dict(progress={**vars(progress)}, epoch=3), tmp_path / "checkpoint.pt")
+    loaded = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert train_lm.EpochProgress(**loaded["progress"]).step == 7

@@ -14,7 +14,7 @@ import torch
 
 from iss import counting
 
-from iss.data import squad_metric
+from iss.data import squad, squad_metric
 
 from iss.tasks import table3
 
@@ -146,6 +146,17 @@ def test_prepare_splits_dev_by_article_and_encodes_once(tiny):
     assert prepared.summary["eval_articles"] == 2 and prepared.summary["source"] == "dev_split"
     ex = prepared.eval.examples[0]
     assert ex.answer_text() == ex.answers[0]  # token offsets map spans back to the original text
+    # The file is data (weights-only loadable) and loads back into the same examples and tensors.
+    assert torch.load(path, weights_only=True)["version"] == 2
+    direct = squad.load_squad(path.parent / "eval.json")
+    assert prepared.eval.examples == direct and isinstance(ex.context_tokens[0], squad.Token)
+    same_paragraph = [e for e in prepared.eval.examples if e.context == ex.context]
+    assert all(e.context_tokens is ex.context_tokens for e in same_paragraph)  # shared, as in memory
+    assert all(isinstance(q, squad.QuestionId) for q in prepared.train.examples)
+    encoded = squad.encode(direct, prepared.vocab, prepared.eval.limits, training=False)
+    for a, b in zip(prepared.eval.batches(5), encoded.batches(5)):
+        assert a.ids == b.ids and torch.equal(a.context_chars, b.context_chars)
+        assert torch.equal(a.question_words, b.question_words) and torch.equal(a.answer_end, b.answer_end)
     batch = next(prepared.train.batches(4))
     assert batch.context_words.shape[0] == 4 and bool((batch.answer_start <= batch.answer_end).all())
 
@@ -200,7 +211,7 @@ def test_training_lowers_the_loss_and_resumes_exactly(tiny, monkeypatch):
     monkeypatch.setattr(train_bidaf, "span_loss", dying_loss)
     with pytest.raises(KeyboardInterrupt):
         _train(config, results, prepared, cfg, results / "b")
-    assert torch.load(results / "b" / "checkpoint.pt", weights_only=False)["step"] == 6
+    assert torch.load(results / "b" / "checkpoint.pt", weights_only=True)["step"] == 6
     monkeypatch.setattr(train_bidaf, "span_loss", real_loss)
     resumed = _train(config, results, prepared, cfg, results / "b")
     for name, tensor in uninterrupted.items():
@@ -274,7 +285,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
         official = squad_metric.evaluate(json.loads(Path(metrics["eval_json"]).read_text()), predictions)
         assert official["exact_match"] == pytest.approx(metrics["em"])
         assert official["f1"] == pytest.approx(metrics["f1"])
-    saved = torch.load(results / "smoke" / "table3" / "iss_1" / "model.pt", weights_only=False)
+    saved = torch.load(results / "smoke" / "table3" / "iss_1" / "model.pt", weights_only=True)
     assert saved["settings"]["lambda"] == 0.05 and saved["settings"]["input_keep_prob"] == 0.9
     table3.time_learned(config, results)
     table3.time_paper_sizes(config, results)
@@ -286,7 +297,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
     assert control.paper_row.isna().all() and control.paper_column.isna().all()
     assert float(control[control.metric == "lambda"].reproduced.iloc[0]) == 0.0
     assert run[(run.row == "iss_1") & (run.metric == "f1")].paper_row.iloc[0] == "iss_1"
-    assert torch.load(results / "smoke" / "table3" / "control" / "model.pt", weights_only=False)["settings"]["steps"] == 6
+    assert torch.load(results / "smoke" / "table3" / "control" / "model.pt", weights_only=True)["settings"]["steps"] == 6
     assert run[run.metric == "weights"].paper_column.isna().all()  # learned sizes: never checked against 2.69M
     sized = frame[(frame.setting == "paper_sizes") & (frame.metric == "weights")].set_index("row")
     assert sized.loc["baseline", "reproduced"] == 2_690_003 and sized.loc["iss_4", "paper_printed"] == "0.88M"

@@ -125,8 +125,8 @@ def test_kill_inside_an_epoch_resumes_from_the_data_position(corpus, tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         train(fresh_model(len(corpus.vocab)), corpus, cfg, tmp_path / "resumed", torch.device("cpu"))
     monkeypatch.setattr(torch.optim.SGD, "step", real_step)
-    saved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
-    assert saved["epoch"] == 1 and saved["progress"].step == 2  # two windows of epoch 2 were done
+    saved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 1 and saved["progress"]["step"] == 2  # two windows of epoch 2 were done
 
     resumed = fresh_model(len(corpus.vocab))
     history = train(resumed, corpus, cfg, tmp_path / "resumed", torch.device("cpu"))["history"]

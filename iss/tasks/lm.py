@@ -48,7 +48,8 @@ def save_model(model: nn.Module, path: Path, made_by: dict | None = None, settin
 
 def load_model(path: Path, device) -> tuple[nn.Module, dict]:
     """The model saved at ``path`` and what was saved with it (provenance, settings)."""
-    saved = load_torch(path, map_location=device)
+    saved = load_torch(path, f"delete it and rerun the workflow, which remakes it (snakemake --cores 2 {path})",
+                       map_location=device)
     kind = saved.get("kind", "LSTMLanguageModel")  # files written before models named their class
     cls = getattr(importlib.import_module(MODEL_CLASSES[kind]), kind)
     model = cls(**saved["geometry"])

@@ -33,7 +33,8 @@ from iss.tasks.table3_config import (SQUAD_DEV, SQUAD_TRAIN, data_files, glove_n
                                uses_dev_split)
 from iss.io import load_torch, save_torch_atomic, write_json_atomic
 
-PREPARED_VERSION = 1
+# 2: plain containers only (weights-only loadable); 1 pickled the dataset classes.
+PREPARED_VERSION = 2
 CHUNK = 1 << 20
 
 
@@ -63,27 +64,12 @@ def fetch_table3_data(config: dict, dataset: str, names: list[str] | None = None
 # ---- split and prepare ---------------------------------------------------------------------
 
 
-class QuestionId:
-    """What training batches need of an example: its id (the tokens are not kept for training)."""
-
-    __slots__ = ("qid",)
-
-    def __init__(self, qid: str):
-        self.qid = qid
-
-    def __getstate__(self):
-        return self.qid
-
-    def __setstate__(self, state):
-        self.qid = state
-
-
 @dataclass
 class Prepared:
     vocab: squad.SquadVocab
     fixed_vectors: torch.Tensor | None  # [num_glove_words, word_dim], None without GloVe
     word_dim: int | None  # GloVe's dimension, None without GloVe (the config's model.word_dim)
-    train: squad.SquadDataset  # examples are QuestionIds
+    train: squad.SquadDataset  # examples are squad.QuestionIds
     eval: squad.SquadDataset  # full examples (tokens and offsets for span_to_text)
     eval_json: Path
     summary: dict
@@ -128,7 +114,7 @@ def prepare(config: dict, results: Path) -> Path:
                               word_count_th=limits.word_count_th, char_count_th=limits.char_count_th)
     train_set = squad.encode(train_examples, vocab, limits, training=True)
     eval_set = squad.encode(eval_examples, vocab, limits, training=False)
-    train_set.examples = [QuestionId(ex.qid) for ex in train_set.examples]
+    train_set.examples = [squad.QuestionId(ex.qid) for ex in train_set.examples]
     summary = dict(
         source=table["data"]["source"], train_json=str(train_json), eval_json=str(eval_json),
         train_articles=len({ex.article_index for ex in train_examples}),
@@ -140,7 +126,7 @@ def prepare(config: dict, results: Path) -> Path:
     payload = dict(version=PREPARED_VERSION, words=vocab.words, chars=vocab.chars,
                    num_trainable_words=vocab.num_trainable_words,
                    fixed_vectors=vocab.glove_matrix(glove, dim) if glove is not None else None, word_dim=dim,
-                   train=train_set, eval=eval_set, eval_json=str(eval_json), summary=summary)
+                   train=train_set.to_plain(), eval=eval_set.to_plain(), eval_json=str(eval_json), summary=summary)
     save_torch_atomic(payload, out / "prepared.pt")
     write_json_atomic(out / "summary.json", summary)
     print(f"[iss] table3 data: train {train_set.summary()} from {summary['train_articles']} articles; eval "
@@ -158,11 +144,12 @@ def load_prepared(path: Path) -> Prepared:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
-    saved = load_torch(path, map_location="cpu")
+    saved = load_torch(path, "rerun `iss prepare --table table3` (snakemake --forcerun table3_prepare)", map_location="cpu")
     if saved.get("version") != PREPARED_VERSION:
         raise DataError(f"{path} was written by another version of the prepare step; delete it and rerun.")
     vocab = squad.SquadVocab(words=saved["words"], chars=saved["chars"],
                              num_trainable_words=saved["num_trainable_words"])
     return Prepared(vocab=vocab, fixed_vectors=saved["fixed_vectors"], word_dim=saved["word_dim"],
-                    train=saved["train"], eval=saved["eval"], eval_json=Path(saved["eval_json"]),
+                    train=squad.SquadDataset.from_plain(saved["train"]),
+                    eval=squad.SquadDataset.from_plain(saved["eval"]), eval_json=Path(saved["eval_json"]),
                     summary=saved["summary"], digest=digest.hexdigest()[:16])

@@ -40,7 +40,7 @@ from iss.tasks.ema import ExponentialMovingAverage
 from iss.models.bidaf import span_loss
 from iss.data.squad import SquadDataset, best_spans
 from iss.tasks.train_lm import TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, seed_everything
-from iss.io import save_torch_atomic
+from iss.io import load_torch, save_torch_atomic
 
 # Which weights the element threshold zeroes. "original": every trainable weight in the TF scopes
 # prepro/* and main/* of the fork (contextual LSTM, attention, modeling and output LSTMs, pointer
@@ -245,6 +245,6 @@ def train_qa(model, train_set: SquadDataset, valid_set: SquadDataset, cfg: QATra
 
     ema.copy_to()
     if cfg.keep_best and best_path.exists():
-        model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+        model.load_state_dict(load_torch(best_path, "rerun the training with --restart", map_location=device))
         log(f"[iss] kept the EMA weights of the best validation F1 ({best:.2f})")
     return dict(history=history, best_valid_f1=best if cfg.keep_best else None)

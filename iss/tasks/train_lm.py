@@ -21,7 +21,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -247,7 +247,8 @@ def load_checkpoint(path: Path, digest: str, log=print) -> dict | None:
     Loaded on the CPU: RNG states must stay CPU byte tensors; weights move with load_state_dict."""
     if not path.exists():
         return None
-    ckpt = load_torch(path, map_location="cpu")
+    ckpt = load_torch(path, "rerun the training with --restart (or delete the file) to start this row afresh",
+                      map_location="cpu")
     if ckpt["config_digest"] == digest:
         return ckpt
     stale = path.with_name("checkpoint.stale.pt")
@@ -283,14 +284,14 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
         restore_rng_states(ckpt, device)
         history, start_epoch, best = ckpt["history"], ckpt["epoch"], ckpt.get("best_valid", math.inf)
         progress = ckpt.get("progress")
-        if progress is not None:
-            progress.state = state_to(progress.state, device)
+        if progress is not None:  # a plain dict in the file (weights-only loadable)
+            progress = EpochProgress(**{**progress, "state": state_to(progress["state"], device)})
         where = f"epoch {start_epoch + 1}, window {progress.step + 1}" if progress else f"epoch {start_epoch + 1}"
         print(f"[iss] resuming {run_dir} at {where}", flush=True)
 
     def save_checkpoint(epoch_done: int, progress: EpochProgress | None) -> None:
         if progress is not None:
-            progress = replace(progress, state=state_to(progress.state, "cpu"))
+            progress = {**vars(progress), "state": state_to(progress.state, "cpu")}
         save_torch_atomic(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch_done,
                          progress=progress, history=history, best_valid=best, config_digest=digest,
                          **rng_states(device)),
@@ -318,6 +319,6 @@ def train(model, corpus, cfg: TrainConfig, run_dir: Path, device, restart: bool 
               + f" ({row['words_per_second']:.0f} words/s)", flush=True)
         save_checkpoint(epoch + 1, None)
     if cfg.keep_best and best_path.exists():
-        model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+        model.load_state_dict(load_torch(best_path, "rerun the training with --restart", map_location=device))
         print(f"[iss] kept the weights of the best validation epoch (perplexity {best:.2f})", flush=True)
     return dict(history=history, best_valid=best if cfg.keep_best else None)

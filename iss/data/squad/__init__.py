@@ -41,6 +41,7 @@ from iss.data.squad.read import (
     examples_from_articles,
     load_squad,
     parse_squad_json,
+    QuestionId,
     read_squad_json,
     split_articles,
     SquadExample,
@@ -61,7 +62,7 @@ from iss.data.squad.vocab import (
 from iss.data.squad.batches import encode, SquadBatch, SquadDataset, SquadLimits
 
 __all__ = [
-    "PAD", "PAD_ID", "SQUAD_VERSION", "SquadBatch", "SquadDataset", "SquadExample", "SquadLimits",
+    "PAD", "PAD_ID", "QuestionId", "SQUAD_VERSION", "SquadBatch", "SquadDataset", "SquadExample", "SquadLimits",
     "SquadVocab", "Token", "UNK", "UNK_ID", "best_span", "best_spans", "build_vocab",
     "char_span_to_token_span", "check_squad_articles", "count_words_and_chars", "encode",
     "examples_from_articles", "load_squad", "needed_words", "parse_squad_json", "read_glove",

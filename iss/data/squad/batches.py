@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Iterable, Iterator, Sequence
 
 import torch
 
-from iss.data.squad.read import SquadExample
+from iss.data.squad.read import QuestionId, SquadExample, examples_from_plain, examples_to_plain
 from iss.data.squad.tokenize import Token, span_to_text
 from iss.data.squad.vocab import PAD_ID, UNK_ID, SquadVocab
 
@@ -73,10 +73,25 @@ class _Encoded:
 class SquadDataset:
     """Encoded examples plus what was dropped; ``batches`` yields padded ``SquadBatch``es."""
 
-    examples: list[SquadExample]
+    examples: list[SquadExample | QuestionId]
     encoded: list[_Encoded]
     limits: SquadLimits
     dropped: dict[str, int]
+
+    def to_plain(self) -> dict:
+        """Dicts, lists, strings, numbers and tensors only: what ``torch.load(weights_only=True)`` reads.
+        A paragraph's context tensors stay shared by its questions (torch.save keeps one storage)."""
+        return dict(examples=examples_to_plain(self.examples),
+                    encoded={f.name: [getattr(e, f.name) for e in self.encoded] for f in fields(_Encoded)},
+                    limits=asdict(self.limits), dropped=dict(self.dropped))
+
+    @classmethod
+    def from_plain(cls, plain: dict) -> "SquadDataset":
+        columns = plain["encoded"]
+        names = [f.name for f in fields(_Encoded)]
+        encoded = [_Encoded(*values) for values in zip(*(columns[name] for name in names))]
+        return cls(examples=examples_from_plain(plain["examples"]), encoded=encoded,
+                   limits=SquadLimits(**plain["limits"]), dropped=dict(plain["dropped"]))
 
     def __len__(self) -> int:
         return len(self.encoded)

@@ -125,6 +125,67 @@ class SquadExample:
         return None if span is None else span_to_text(self.context, self.context_tokens, *span)
 
 
+class QuestionId:
+    """What training batches need of an example: its id (the prepare step keeps no tokens for training)."""
+
+    __slots__ = ("qid",)
+
+    def __init__(self, qid: str):
+        self.qid = qid
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, QuestionId) and other.qid == self.qid
+
+    def __repr__(self) -> str:
+        return f"QuestionId({self.qid!r})"
+
+
+# --- plain form: what a weights-only torch file may hold (dicts, lists, str, numbers) -------
+
+
+def examples_to_plain(examples: Sequence[SquadExample | QuestionId]) -> list:
+    """Examples as plain containers. A QuestionId becomes its id string; a SquadExample a dict whose
+    tokens are [token, start, end] lists, shared (as in memory) by the questions of one paragraph."""
+    tokens_of: dict[int, list] = {}
+
+    def plain_tokens(tokens: list[Token]) -> list:
+        if id(tokens) not in tokens_of:
+            tokens_of[id(tokens)] = [[t.token, t.start, t.end] for t in tokens]
+        return tokens_of[id(tokens)]
+
+    out: list = []
+    for ex in examples:
+        if isinstance(ex, QuestionId):
+            out.append(ex.qid)
+            continue
+        out.append(dict(qid=ex.qid, question=ex.question, question_tokens=plain_tokens(ex.question_tokens),
+                        context=ex.context, context_tokens=plain_tokens(ex.context_tokens), answers=ex.answers,
+                        answer_starts=ex.answer_starts,
+                        answer_spans=[None if s is None else list(s) for s in ex.answer_spans],
+                        title=ex.title, article_index=ex.article_index, paragraph_index=ex.paragraph_index))
+    return out
+
+
+def examples_from_plain(plain: Sequence) -> list[SquadExample | QuestionId]:
+    """Inverse of ``examples_to_plain``; token lists shared in the file are shared again."""
+    tokens_of: dict[int, list[Token]] = {}
+
+    def tokens(items: list) -> list[Token]:
+        if id(items) not in tokens_of:
+            tokens_of[id(items)] = [Token(*t) for t in items]
+        return tokens_of[id(items)]
+
+    out: list = []
+    for item in plain:
+        if isinstance(item, str):
+            out.append(QuestionId(item))
+            continue
+        out.append(SquadExample(**{**item, "question_tokens": tokens(item["question_tokens"]),
+                                   "context_tokens": tokens(item["context_tokens"]),
+                                   "answer_spans": [None if s is None else tuple(s) for s in item["answer_spans"]]}))
+    return out
+
+
 def examples_from_articles(articles: Sequence[Mapping]) -> list[SquadExample]:
     """One example per question of already checked articles, in file order."""
     examples: list[SquadExample] = []
