@@ -36,7 +36,8 @@ import torch
 from iss.config import ConfigError, load_config
 from iss.data.fetch import DataError
 from iss.io import UnreadableFile
-from iss.tasks.lm import ExperimentError
+from iss.tasks import registry
+from iss.tasks.paths import ExperimentError
 from iss.tasks.train_lm import TrainingDiverged
 
 
@@ -71,11 +72,12 @@ def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
 
 
 def _table_row(parser: argparse.ArgumentParser, row: bool = True) -> None:
-    parser.add_argument("--table", choices=["table1", "table2", "table3"], required=True)
+    parser.add_argument("--table", choices=list(registry.TABLES), required=True)
     if row:
         parser.add_argument("--row", required=True)
         parser.add_argument("--seed", type=int, default=None,
-                            help="which seed's run (default: the first of the table's `seeds`)")
+                            help="which seed's run (default: the first of the table's `seeds`; "
+                             "table3 has one run per row)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         _common(sub)
     timing = commands.add_parser("time", help="interleaved latency: baseline vs compact models")
     _table_row(timing, row=False)
-    timing.add_argument("--sizes", choices=["learned", "paper", "pareto"], required=True,
-                        help="learned: this run's table rows; paper: the paper's sizes; pareto: table1's sweep")
+    timing.add_argument("--sizes", required=True,
+                        help="learned: this run's table rows; paper: the paper's sizes; pareto: table1's "
+                             "sweep (a table refuses sizes it does not have)")
     _common(timing)
     report = commands.add_parser("report", help="write the table's csv, markdown and LaTeX")
     _table_row(report, row=False)
@@ -198,69 +201,14 @@ def run(args: argparse.Namespace) -> None:
             for path in sparsity_speed.write_figure(config, args.results, args.reports):
                 print(f"wrote {path}")
         return
-    if args.table == "table2":
-        _run_table2(args, config)
-        return
-    if args.table == "table3":
-        _run_table3(args, config)
-        return
-    from iss.reporting import table1 as report_table1
-    from iss.tasks import table1
-    seed = args.seed if getattr(args, "seed", None) is not None else table1.seeds(config)[0]
-    if args.command == "train":
-        table1.train_row(config, args.row, seed, args.results, restart=args.restart)
-    elif args.command == "evaluate":
-        table1.evaluate_row(config, args.row, seed, args.results)
-    elif args.command == "time":
-        timers = dict(learned=table1.time_learned, paper=table1.time_paper_sizes, pareto=table1.time_pareto)
-        timers[args.sizes](config, args.results)
-    elif args.command == "report":
-        report_table1.build(config, args.results, args.reports)
-    elif args.command == "figures":
-        from iss.reporting.figures import write_table1_figures
-        from iss.tasks.paths import scale_root
-        for path in write_table1_figures(scale_root(args.results, config), args.reports):
-            print(f"wrote {path}")
-
-
-def _run_table3(args: argparse.Namespace, config: dict) -> None:
-    from iss.reporting import table3 as report_table3
-    from iss.tasks import table3
-    if args.command == "prepare":
-        from iss.tasks.table3_data import prepare
-        print(f"wrote {prepare(config, args.results)}")
-    elif args.command == "train":
-        table3.train_row(config, args.row, args.results, restart=args.restart)
-    elif args.command == "evaluate":
-        table3.evaluate_row(config, args.row, args.results)
-    elif args.command == "time":
-        (table3.time_learned if args.sizes == "learned" else table3.time_paper_sizes)(config, args.results)
-    elif args.command == "report":
-        report_table3.build(config, args.results, args.reports)
-    elif args.command == "figures":
-        from iss.reporting.figures_bidaf import write_bidaf_figures
-        from iss.tasks.table3_config import scale_dir, table3_rows
-        for path in write_bidaf_figures(scale_dir(args.results, config), table3_rows(config), args.reports,
-                                        config["scale"]):
-            print(f"wrote {path}")
-
-
-def _run_table2(args: argparse.Namespace, config: dict) -> None:
-    from iss.reporting import table2 as report_table2
-    from iss.tasks import table2
-    from iss.config import table2_seeds
-    seed = args.seed if getattr(args, "seed", None) is not None else table2_seeds(config)[0]
-    if args.command == "train":
-        table2.train_row(config, args.row, seed, args.results, restart=args.restart)
-    elif args.command == "evaluate":
-        table2.evaluate_row(config, args.row, seed, args.results)
-    elif args.command == "time":
-        (table2.time_learned if args.sizes == "learned" else table2.time_paper_sizes)(config, args.results)
-    elif args.command == "report":
-        report_table2.build(config, args.results, args.reports)
-    elif args.command == "figures":
-        from iss.reporting.figures_rhn import write_table2_figures
-        for path in write_table2_figures(args.results / "table2.csv", args.reports):
+    table = registry.table(args.table)
+    step = table.step(args.command, getattr(args, "sizes", None))
+    row = getattr(args, "row", None)
+    seed = table.check_run(config, row, args.seed) if row is not None else None
+    made = step(config, registry.Request(results=args.results, reports=args.reports, row=row, seed=seed,
+                                         restart=getattr(args, "restart", False)))
+    if args.command in ("prepare", "figures"):  # they return what they wrote
+        for path in made if isinstance(made, list) else [made]:
             print(f"wrote {path}")
 
 

@@ -262,3 +262,17 @@ def test_format_like(value, printed, expected):
 
 def test_format_number_never_prints_negative_zero():
     assert format_number(-0.001, 1) == "0.0"
+
+
+def test_identities_are_shown_never_counted_as_passes(paper):
+    """The baseline against itself and sizes that are inputs hold by construction: an exact match
+    is "identity", not "pass"; a mismatch (broken bookkeeping) still fails."""
+    speedup = paper.cell("table1", "baseline", "speedup")
+    assert speedup.rule == "identity"
+    assert speedup.check(1.0, "smoke").status == "identity"
+    assert speedup.check(1.2, "smoke").status == "fail"
+    assert paper.cell("table1", "direct", "iss_1st").rule == "identity"  # trained at ISS's sizes
+    assert paper.cell("table1", "iss_a", "mult_add_reduction").check(7.48, "smoke").status == "pass"  # can fail
+    identities = {cell.key for table in ("table1", "table2", "table3") for row in paper.rows(table)
+                  for cell in paper.row(table, row).cells.values() if cell.rule == "identity"}
+    assert all("/baseline/" in key or "/direct/" in key for key in identities), identities

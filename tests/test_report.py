@@ -142,10 +142,10 @@ def test_markdown_comparison_summary_counts_and_lists_the_failures(tree, config)
     md = (reports / "report.md").read_text(encoding="utf-8")
     assert "5 lines at scale smoke: **1 applicable check(s) failed**" in md
     # "n/a" is a status, not a missing value
-    # columns: pass, fail, known fail, shown, n/a, missing, error
-    assert re.search(r"\| claim +\| 1 +\| 0 +\| 0 +\| 0 +\| 1 +\| 0 +\| 0 +\|", md)
-    assert re.search(r"\| cell +\| 1 +\| 1 +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\|", md)
-    assert re.search(r"\| results +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\| 1 +\| 0 +\|", md)
+    # columns: pass, fail, known fail, shown, identity, n/a, missing, error
+    assert re.search(r"\| claim +\| 1 +\| 0 +\| 0 +\| 0 +\| 0 +\| 1 +\| 0 +\| 0 +\|", md)
+    assert re.search(r"\| cell +\| 1 +\| 1 +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\|", md)
+    assert re.search(r"\| results +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\| 0 +\| 1 +\| 0 +\|", md)
     assert "table1/paper_sizes/iss_a/speedup" in md and "speedup 3.10× is below" in md
     assert "| table3 " in md and "results/table3.csv does not exist" in md
     assert "iss_keeps_perplexity" in md and "[comparison.md](comparison.md)" in md
@@ -168,7 +168,7 @@ def test_known_failure_is_explained_once_at_the_top_and_named_in_the_comparison(
         assert "direct_design_worse_than_iss (mid)" in rest.replace("\\_", "_"), name
         assert "Where this run" in top, name
     md = (reports / "report.md").read_text(encoding="utf-8")
-    assert re.search(r"\| claim +\| 1 +\| 0 +\| 1 +\| 0 +\| 1 +\| 0 +\| 0 +\|", md)
+    assert re.search(r"\| claim +\| 1 +\| 0 +\| 1 +\| 0 +\| 0 +\| 1 +\| 0 +\| 0 +\|", md)
     assert "**1 applicable check(s) failed**" in md  # a known failure does not count as failing
 
 

@@ -23,6 +23,7 @@ from iss.groups import removed_components
 from iss.config import ConfigError, load_config
 from iss.data.fetch import DataError
 from iss.tasks.lm import load_model
+from iss.tasks.paths import UnknownRun
 from iss.reporting.figures_bidaf import plot_group_norms, write_bidaf_figures
 from iss.models.bidaf import FAMILIES, BiDAF
 from iss.paper.tables import paired_paper_rows
@@ -98,7 +99,7 @@ def test_control_row_is_the_iss_fine_tuning_at_lambda_0(tiny):
     assert table3.row_settings(config, "control")["init"] == "baseline EMA weights"
     config["scales"]["smoke"]["table3"]["control"] = False
     assert table3_rows(config) == ["baseline", "iss_1"]
-    with pytest.raises(ConfigError, match="has no row 'control'"):
+    with pytest.raises(UnknownRun, match="has no row 'control'"):
         row_lambda(config, "control")
 
 
@@ -107,7 +108,7 @@ def test_rows_and_lambdas_by_rank(tiny):
     config["scales"]["smoke"]["table3"]["lambdas"] = [0.004, 0.001, 0.002]
     assert table3_rows(config) == ["baseline", "iss_1", "iss_2", "iss_3", "control"]
     assert [row_lambda(config, r) for r in table3_rows(config)] == [0.0, 0.001, 0.002, 0.004, 0.0]
-    with pytest.raises(ConfigError, match="no row 'iss_4'"):
+    with pytest.raises(UnknownRun, match="no row 'iss_4'"):
         row_lambda(config, "iss_4")
     paper = ["baseline", "iss_1", "iss_2", "iss_3", "iss_4"]
     assert paired_paper_rows(["baseline", "iss_1", "iss_2"], paper) == {"baseline": "baseline", "iss_1": "iss_1",

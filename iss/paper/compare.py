@@ -79,7 +79,7 @@ from iss.paper.results import Line, ResultsTable, display_format, format_like, i
 # "known fail": a claim that fails at a scale it lists under `known_failures`, with the measured
 # explanation written there: reported as a failure, first in the summary, but it does not gate the
 # run. Any other failure still does, and so does a known failure's check that cannot be evaluated.
-STATUSES = ("pass", "fail", "known fail", "shown", "n/a", "missing", "error")
+STATUSES = ("pass", "fail", "known fail", "shown", "identity", "n/a", "missing", "error")
 FAILING = ("fail", "error")
 
 
@@ -170,7 +170,8 @@ class Comparison:
             verdict += (f"; the paper's claim does not hold here for {', '.join(r.claim.id for r in known)} "
                         f"(known failures, explained under Claims)")
         cell_statuses = [status for status in STATUSES if status not in ("missing", "known fail")]
-        return (f"Claims: {counts(self.claim_counts)}. Cells: {counts(self.cell_counts, cell_statuses)}. "
+        claim_statuses = [status for status in STATUSES if status != "identity"]  # a cell status only
+        return (f"Claims: {counts(self.claim_counts, claim_statuses)}. Cells: {counts(self.cell_counts, cell_statuses)}. "
                 f"Results: {files}. Verdict: {verdict}.")
 
 

@@ -17,9 +17,12 @@ from typing import Mapping
 from iss.config import REPO_ROOT, key_path, read_yaml, schema_errors
 
 SCALES = ("smoke", "mid", "paper")
-RULES = ("exact", "lower_is_better", "higher_is_better", "match", "ratio")
+RULES = ("exact", "lower_is_better", "higher_is_better", "match", "ratio", "identity")
 TOLERANCE_KINDS = ("abs", "rel", "factor")
-STATUSES = ("pass", "fail", "n/a")
+# "identity": a cell that holds by construction (the baseline's speedup over itself, a size that is
+# an input of the model): checked exactly, shown, but never counted as a pass, since it cannot fail
+# unless the bookkeeping breaks (then it is a "fail").
+STATUSES = ("pass", "fail", "identity", "n/a")
 
 DEFAULT_PATH = REPO_ROOT / "config" / "paper_tables.yaml"
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "paper_tables.schema.yaml"
@@ -106,7 +109,7 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class CheckResult:
-    status: str  # "pass", "fail" or "n/a"
+    status: str  # "pass", "fail", "identity" or "n/a"
     delta: float | None  # reproduced - paper, in base units; None when not checked
     message: str
 
@@ -137,7 +140,7 @@ class PaperCell:
         delta = reproduced - self.value
         shown = format_like(reproduced, self.printed)
         passed, why = getattr(self, f"_check_{self.rule}")(reproduced, shown)
-        status = "pass" if passed else "fail"
+        status = ("identity" if self.rule == "identity" else "pass") if passed else "fail"
         return CheckResult(status, delta, f"{where}{status}: reproduced {shown} vs paper "
                                           f"{self.printed} ({self.rule}: {why})")
 
@@ -147,6 +150,10 @@ class PaperCell:
         if abs(reproduced - self.value) <= self.tolerance.allowed(self.value):
             return True, f"differs at the printed precision but within {self.tolerance}"
         return False, "differs at the printed precision"
+
+    def _check_identity(self, reproduced: float, shown: str) -> tuple[bool, str]:
+        passed, why = self._check_exact(reproduced, shown)
+        return passed, f"holds by construction; {why}"
 
     def _check_lower_is_better(self, reproduced: float, shown: str) -> tuple[bool, str]:
         allowed = self.tolerance.allowed(self.value)

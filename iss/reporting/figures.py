@@ -141,6 +141,12 @@ def _history_over_seeds(row_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def write_figures(config: dict, results: Path, reports: Path) -> list[Path]:
+    """The Table 1 figures of this scale's results (the registry's ``figures`` step)."""
+    from iss.tasks.paths import scale_root
+    return write_table1_figures(scale_root(results, config), reports)
+
+
 def write_table1_figures(results_scale_dir: Path, reports_dir: Path) -> list[Path]:
     """Training curves of every Table 1 row present (mean ± sd over seeds) and the sparsity of the
     first ISS row's weights (first seed), from ``results/<scale>/table1``; written to

@@ -53,6 +53,12 @@ def plot_group_norms(norms: dict[str, np.ndarray], out_stem: Path, title: str, b
     return save_figure(figure, out_stem)
 
 
+def write_figures(config: dict, results: Path, reports: Path) -> list[Path]:
+    """The Table 3 figures of this scale's rows (the registry's ``figures`` step)."""
+    from iss.tasks.table3_config import scale_dir, table3_rows
+    return write_bidaf_figures(scale_dir(results, config), table3_rows(config), reports, config["scale"])
+
+
 def write_bidaf_figures(table_dir: Path, rows: list[str], reports_dir: Path, scale: str) -> list[Path]:
     """reports/figures/bidaf_group_norms.{png,pdf} from results/<scale>/table3/<row>/group_norms.json."""
     norms = {}

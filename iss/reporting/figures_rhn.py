@@ -57,6 +57,11 @@ def plot_rhn_tradeoff(points: pd.DataFrame, paper_points: pd.DataFrame, scale: s
     return save_figure(figure, out_stem)
 
 
+def write_figures(config: dict, results: Path, reports: Path) -> list[Path]:
+    """The Table 2 figures from results/table2.csv (the registry's ``figures`` step)."""
+    return write_table2_figures(Path(results) / "table2.csv", reports)
+
+
 def write_table2_figures(table2_csv: Path, reports_dir: Path) -> list[Path]:
     """reports/figures/rhn_tradeoff.{png,pdf} from results/table2.csv and the paper file."""
     from iss.paper.tables import load_paper_tables

@@ -16,6 +16,16 @@ class ExperimentError(RuntimeError):
     """A trained row cannot be evaluated as asked (the message says what to change)."""
 
 
+class UnknownRun(ExperimentError):
+    """A row or seed that a table does not have at this scale: the one error every table raises."""
+
+
+def unknown_row(table: str, row: str, config: dict, rows, where: str = "") -> UnknownRun:
+    """The error for ``row`` missing from ``rows``; ``where`` says which config key makes the rows."""
+    hint = f"; {where}" if where else ""
+    return UnknownRun(f"{table} has no row {row!r} at scale {config['scale']!r} (rows: {', '.join(rows)}{hint})")
+
+
 def scale_root(results: str | Path, config: dict) -> Path:
     """results/<scale>: the one place the results tree reads the configured scale."""
     return Path(results) / config["scale"]

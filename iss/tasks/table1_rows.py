@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iss.config import ConfigError, scale_settings, table_seeds
-from iss.tasks.paths import run_dir
+from iss.tasks.paths import run_dir, unknown_row
 
 TABLE = "table1"
 # The paper's model at its published sizes: PTB's 10,000-word vocabulary and an embedding as
@@ -71,7 +71,7 @@ def all_rows(config: dict) -> dict[str, dict]:
 def row_settings(config: dict, row: str) -> dict:
     rows = all_rows(config)
     if row not in rows:
-        raise KeyError(f"table1 has no row {row!r} at scale {config['scale']!r} (rows: {sorted(rows)})")
+        raise unknown_row(TABLE, row, config, rows, "rows come from table1.rows and table1.pareto")
     return rows[row]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from iss.tasks import paths
 from iss.config import lambda_row, scale_settings, table2_rows
-from iss.tasks.paths import ExperimentError
+from iss.tasks.paths import unknown_row
 
 TABLE = "table2"
 PAPER_VOCAB = 10_000
@@ -29,8 +29,7 @@ def row_settings(config: dict, row: str) -> dict:
     """lambda, drop probabilities and element threshold of one row (what decides its result)."""
     table = settings(config)
     if row not in table2_rows(config):
-        raise ExperimentError(f"table2 has no row {row!r} at scale {config['scale']!r} "
-                              f"(rows: {', '.join(table2_rows(config))}; lambdas come from table2.lambdas)")
+        raise unknown_row(TABLE, row, config, table2_rows(config), "one ISS row per entry of table2.lambdas")
     if row == "baseline":
         return {"lambda": 0.0, "dropout": dict(table["dropout"]), "zero_threshold": 0.0}
     lam = next(lam for lam in table["lambdas"] if lambda_row(lam) == row)

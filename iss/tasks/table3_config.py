@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from iss.config import ConfigError, scale_settings
-from iss.tasks.paths import run_dir, table_dir
+from iss.tasks.paths import run_dir, table_dir, unknown_row
 
 TABLE = "table3"
 SQUAD_DEV = "dev-v1.1.json"
@@ -60,8 +60,7 @@ def row_lambda(config: dict, row: str) -> float:
         if not row.startswith("iss_") or not 1 <= rank <= len(lambdas):
             raise ValueError
     except ValueError:
-        raise ConfigError(f"table3 has no row {row!r} at scale {config['scale']!r} (rows: "
-                          f"{', '.join(table3_rows(config))}; one ISS row per entry of table3.lambdas)") from None
+        raise unknown_row("table3", row, config, table3_rows(config), "one ISS row per entry of table3.lambdas") from None
     return lambdas[rank - 1]
 
 
