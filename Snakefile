@@ -7,7 +7,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from iss.tasks.paths import run_dir, scale_root, table_dir
+from iss_harness.tasks.paths import run_dir, scale_root, table_dir
 
 min_version("9.0")
 
@@ -21,7 +21,7 @@ configfile: CONFIG_FILE
 validate(config, "workflow/schemas/config.schema.yaml")
 
 SCALE = config["scale"]
-# The results tree of iss.tasks.paths (results/<scale>/<table>/<row>[/seed<N>]), as rule patterns.
+# The results tree of iss_harness.tasks.paths (results/<scale>/<table>/<row>[/seed<N>]), as rule patterns.
 RESULTS = str(scale_root("results", config))
 PAPER_TABLES = "config/paper_tables.yaml"
 # Cluster resources per kind of job (config `resources`: mem_mb, runtime in minutes, gpu).

@@ -3,7 +3,7 @@ import argparse
 
 import torch
 
-from iss.tasks import timing
+from iss_harness.tasks import timing
 
 
 def main(doc: str, inference_speedup, training_overhead, rounds: int) -> None:

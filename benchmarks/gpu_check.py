@@ -31,9 +31,9 @@ from gpu_measure import (Budget, bidaf_training, lm_latency, lm_training, rhn_mo
                          table1_model)
 from gpu_projection import format_projection, project, suggest_resources  # noqa: E402
 
-from iss.config import load_config  # noqa: E402
-from iss.models.lstm_lm import LSTMLanguageModel  # noqa: E402
-from iss.tasks.timing import machine_info  # noqa: E402
+from iss_harness.config import load_config  # noqa: E402
+from iss_harness.models.lstm_lm import LSTMLanguageModel  # noqa: E402
+from iss_harness.tasks.timing import machine_info  # noqa: E402
 
 LATENCY_SIZES = {"(1500, 1500)": [1500, 1500], "(373, 315)": [373, 315], "(381, 535)": [381, 535]}
 

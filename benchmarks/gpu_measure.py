@@ -15,13 +15,13 @@ import torch
 
 import iss
 from iss.groups import zero_small_weights_
-from iss.models.bidaf import BiDAF, SquadBatch, span_loss
-from iss.models.lstm_lm import LSTMLanguageModel
-from iss.models.rhn import RHNLanguageModel
-from iss.data.ptb import batchify
-from iss.tasks.timing import lm_inference
-from iss.tasks.train_lm import Schedule, TrainConfig, _thresholded_parameters, train_epoch
-from iss.tasks.train_bidaf import thresholded_parameters
+from iss_harness.models.bidaf import BiDAF, SquadBatch, span_loss
+from iss_harness.models.lstm_lm import LSTMLanguageModel
+from iss_harness.models.rhn import RHNLanguageModel
+from iss_harness.data.ptb import batchify
+from iss_harness.tasks.timing import lm_inference
+from iss_harness.tasks.train_lm import Schedule, TrainConfig, train_epoch
+from iss_harness.tasks.train_bidaf import thresholded_parameters
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,14 @@ def timed(step, device: torch.device, budget: Budget) -> dict:
 
 def lm_training(model, device: torch.device, batch_size: int, num_steps: int, lam: float, zero_threshold: float,
                 bf16: bool, budget: Budget, weight_decay: float = 0.0, threshold_scope: str = "all") -> dict:
-    """Words/s and steps/s of the harness's own training loop (iss.tasks.train_lm.train_epoch) on random tokens."""
+    """Words/s and steps/s of the harness's own training loop (iss_harness.tasks.train_lm.train_epoch) on random tokens."""
     model.to(device)
     cfg = TrainConfig(epochs=1, batch_size=batch_size, num_steps=num_steps, schedule=Schedule(lr=0.1), lam=lam,
                       zero_threshold=zero_threshold, weight_decay=weight_decay, threshold_scope=threshold_scope,
                       autocast_bf16=bf16, checkpoint_seconds=None)
     families = model.iss_families()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    thresholded = _thresholded_parameters(model, families, threshold_scope)
+    thresholded = iss.threshold_targets(model, families, threshold_scope)
     optimizer = torch.optim.SGD(trainable, lr=0.1)
     vocab = model.embedding.num_embeddings
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from iss.config import scale_settings, table2_rows, table_seeds
-from iss.tasks.table3_config import table3_rows
+from iss_harness.config import scale_settings, table2_rows, table_seeds
+from iss_harness.tasks.table3_config import table3_rows
 
 # PTB training tokens with one <eos> per line (../shared/data/ptb/README.md).
 PTB_TRAIN_TOKENS = 929_589

@@ -6,17 +6,17 @@
 2. Inference speedup at the paper's sizes (batch 10 x 30): (1500,1500) vs (373,315) and (381,535),
    fastest path for each (threads x kernel). Paper: 10.59x and 7.10x; mult-add bound 7.48x, 5.01x.
 
-Both are measured interleaved in one process (iss.tasks.timing): ratios, not absolute times, are the result.
+Both are measured interleaved in one process (iss_harness.tasks.timing): ratios, not absolute times, are the result.
 
     python benchmarks/ptb_speed.py [--rounds 4] [--threads 1,2] [--skip-training] [--skip-inference]
 """
 import torch
 
 from _cli import main
-from iss.tasks import timing
+from iss_harness.tasks import timing
 from iss.counting import cost_summary
-from iss.models.lstm_lm import LSTMLanguageModel
-from iss.tasks.table1 import PAPER_VOCAB, paper_sizes
+from iss_harness.models.lstm_lm import LSTMLanguageModel
+from iss_harness.tasks.table1 import PAPER_VOCAB, paper_sizes
 
 
 def training_overhead(rounds: int, threads: int) -> None:

@@ -6,7 +6,7 @@
 2. Inference speedup of the paper's learned widths (726, 517, 403, 328) over width 830, batch
    10 x 30, fastest path for each; mult-add reduction beside it.
 
-Interleaved in one process (iss.tasks.timing): ratios, not absolute times, are the result. On a CPU a
+Interleaved in one process (iss_harness.tasks.timing): ratios, not absolute times, are the result. On a CPU a
 width-830 training step takes seconds; keep --rounds small.
 
     python benchmarks/rhn_speed.py [--rounds 3] [--threads 1,2] [--skip-training] [--skip-inference]
@@ -14,10 +14,10 @@ width-830 training step takes seconds; keep --rounds small.
 import torch
 
 from _cli import main
-from iss.tasks import timing
+from iss_harness.tasks import timing
 from iss.counting import cost_summary
-from iss.models.rhn import RHNLanguageModel
-from iss.tasks.table2 import PAPER_VOCAB, paper_widths
+from iss_harness.models.rhn import RHNLanguageModel
+from iss_harness.tasks.table2 import PAPER_VOCAB, paper_widths
 
 ISS_DROPOUT = {"x": 0.15, "i": 0.45, "h": 0.15, "o": 0.45}
 

@@ -29,29 +29,16 @@ raise :class:`NotSupported`.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+from iss.api import (GroupLasso, components, cost, grouped_parameters, removed, shrink, sizes, threshold_targets,
+                     zero_small_)
+from iss.consumers import Consumer, ConsumerNotFound
+from iss.groups import Family, Slice
+from iss.lstm_families import NotSupported
 
 __version__ = "0.2.0"
 
-# Public name -> module that defines it. Resolved on first use, so that `import iss.config` (the
-# workflow's torch-free modules) does not import torch.
-_EXPORTS = {
-    "components": "iss.api", "GroupLasso": "iss.api", "zero_small_": "iss.api", "grouped_parameters": "iss.api",
-    "removed": "iss.api", "sizes": "iss.api", "shrink": "iss.api", "cost": "iss.api",
-    "Consumer": "iss.consumers", "ConsumerNotFound": "iss.consumers", "NotSupported": "iss.lstm_families",
-    "Family": "iss.groups", "Slice": "iss.groups",
-}
-__all__ = [*_EXPORTS, "__version__"]
-
-if TYPE_CHECKING:
-    from iss.api import GroupLasso, components, cost, grouped_parameters, removed, shrink, sizes, zero_small_
-    from iss.groups import Family, Slice
-    from iss.consumers import Consumer, ConsumerNotFound
-    from iss.lstm_families import NotSupported
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'iss' has no attribute {name!r}")
+__all__ = [
+    "components", "GroupLasso", "zero_small_", "threshold_targets", "grouped_parameters", "removed", "sizes",
+    "shrink", "cost",
+    "Consumer", "ConsumerNotFound", "NotSupported", "Family", "Slice", "__version__",
+]

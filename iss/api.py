@@ -108,15 +108,22 @@ def grouped_parameters(model: nn.Module, families: list[Family] | None = None) -
 def zero_small_(model: nn.Module, threshold: float, families: list[Family] | None = None,
                 scope: str = "groups") -> None:
     """Set every weight with |w| <= threshold to exactly zero (after each optimiser step), so that
-    group Lasso's small weights become whole removed units. ``scope``: "groups" (the weights of
-    the ISS components, the default) or "all" (every trainable parameter)."""
+    group Lasso's small weights become whole removed units. ``scope``: see ``threshold_targets``."""
+    _core.zero_small_weights_(threshold_targets(model, families, scope), threshold)
+
+
+THRESHOLD_SCOPES = ("groups", "all")
+
+
+def threshold_targets(model: nn.Module, families: list[Family] | None = None,
+                      scope: str = "groups") -> list[torch.Tensor]:
+    """The parameters ``zero_small_`` thresholds: "groups" (the trainable parameters that hold ISS
+    components, the default) or "all" (every trainable parameter)."""
     if scope == "all":
-        targets = [p for p in model.parameters() if p.requires_grad]
-    elif scope == "groups":
-        targets = grouped_parameters(model, families)
-    else:
-        raise ValueError(f"zero_small_: scope must be 'groups' or 'all', got {scope!r}")
-    _core.zero_small_weights_(targets, threshold)
+        return [p for p in model.parameters() if p.requires_grad]
+    if scope == "groups":
+        return [p for p in grouped_parameters(model, families) if p.requires_grad]
+    raise ValueError(f"threshold_scope must be one of {', '.join(THRESHOLD_SCOPES)}, got {scope!r}")
 
 
 def removed(model: nn.Module, families: list[Family] | None = None) -> dict[str, torch.Tensor]:

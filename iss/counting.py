@@ -1,7 +1,7 @@
 """Weight counts and multiply-adds from a model's geometry (spec 4.1).
 
 Counts come from the parameters a model actually has, so they stay right for any
-architecture that follows the conventions of ``iss.models`` or is built from standard modules:
+architecture that follows the conventions of ``iss_harness.models`` or is built from standard modules:
 - weight #: every trainable parameter (frozen constants such as the LSTM forget-bias
   vector are not weights of the TF original either);
 - mult-adds per token: every trainable matrix used in a matrix multiply contributes its

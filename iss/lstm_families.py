@@ -15,7 +15,7 @@ One family per (LSTM module, layer, direction), named like PyTorch's parameters:
 One ``nn.LSTM`` has a single hidden size for all its layers and directions. When ISS leaves them
 different numbers of units, the compact module keeps the largest number everywhere: the extra
 units are dead ones kept (all their weights are zero, so the outputs are unchanged). Give each
-layer its own single-layer ``nn.LSTM`` (as ``iss.models.lstm_lm`` does) to shrink layers
+layer its own single-layer ``nn.LSTM`` (as ``iss_harness.models.lstm_lm`` does) to shrink layers
 independently.
 """
 from __future__ import annotations
@@ -42,6 +42,26 @@ def check_supported(name: str, module: nn.Module) -> None:
     if isinstance(module, (nn.GRU, nn.RNN)):
         raise NotSupported(f"{type(module).__name__} {name!r}: only nn.LSTM is supported; describe other "
                            f"recurrent modules with a model method iss_families() (see iss.groups)")
+
+
+def lstm_unit_family(name: str, lstm: str, hidden: int, readers: tuple[Slice, ...] | list[Slice],
+                     layer: int = 0, direction: int = 0, bias: bool = True,
+                     followers: tuple[Slice, ...] = ()) -> Family:
+    """The ISS family of one layer and direction of the ``nn.LSTM`` at module path ``lstm``: the one
+    place that knows which of its weights belong to unit k.
+
+    Unit k owns (PyTorch gate order i, f, g, o) rows b*hidden + k, b = 0..3, of ``weight_ih_l{layer}``
+    [4h, n_in] and ``weight_hh_l{layer}`` [4h, h], and column k of ``weight_hh_l{layer}``; ``readers``
+    are the column slices of whatever reads the layer's output. Gate biases (when ``bias``) and
+    ``followers`` go with the unit when it is removed but are not penalised."""
+    own = f"l{layer}{_suffix(direction)}"
+    gate_rows = dict(dim=0, blocks=GATES, block_stride=hidden)
+    parts = [Slice(_param(lstm, f"weight_ih_{own}"), **gate_rows),
+             Slice(_param(lstm, f"weight_hh_{own}"), **gate_rows),
+             Slice(_param(lstm, f"weight_hh_{own}"), dim=1), *readers]
+    biases = ((Slice(_param(lstm, f"bias_ih_{own}"), **gate_rows),
+               Slice(_param(lstm, f"bias_hh_{own}"), **gate_rows)) if bias else ())
+    return Family(name, hidden, tuple(_unique(parts)), (*biases, *followers))
 
 
 def family_name(lstm: str, layer: int, direction: int) -> str:
@@ -74,23 +94,16 @@ def lstm_families(modules: dict[str, nn.Module], name: str, readers: dict[Family
     lstm = modules[name]
     check_supported(name, lstm)
     h, layers, directions = lstm.hidden_size, lstm.num_layers, 2 if lstm.bidirectional else 1
-    gate_rows = dict(dim=0, blocks=GATES, block_stride=h)
     families = []
     for layer in range(layers):
         for d in range(directions):
-            own = f"l{layer}{_suffix(d)}"
-            parts = [Slice(_param(name, f"weight_ih_{own}"), **gate_rows),
-                     Slice(_param(name, f"weight_hh_{own}"), **gate_rows),
-                     Slice(_param(name, f"weight_hh_{own}"), dim=1)]
-            if layer + 1 < layers:
-                parts += [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
-                          for e in range(directions)]
+            if layer + 1 < layers:  # the next layer reads [fwd h | bwd h] in every direction
+                reads = [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
+                         for e in range(directions)]
             else:
-                for reader, start in readers.get((name, layer, d), []):
-                    parts += _input_columns(modules, reader, start)
-            followers = ([Slice(_param(name, f"bias_ih_{own}"), **gate_rows),
-                          Slice(_param(name, f"bias_hh_{own}"), **gate_rows)] if lstm.bias else [])
-            families.append(Family(family_name(name, layer, d), h, tuple(_unique(parts)), tuple(followers)))
+                reads = [part for reader, start in readers.get((name, layer, d), [])
+                         for part in _input_columns(modules, reader, start)]
+            families.append(lstm_unit_family(family_name(name, layer, d), name, h, reads, layer, d, lstm.bias))
     return families
 
 

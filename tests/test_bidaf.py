@@ -8,8 +8,8 @@ import torch
 from iss.groups import (GROUP_NORM_EPS, add_group_lasso_grad_, mask_removed_, removed_components, surviving_sizes)
 from iss import shrink
 from iss.counting import build_on_meta, weight_count
-from iss.tasks.ema import ExponentialMovingAverage
-from iss.models.bidaf import FAMILIES, BiDAF, SquadBatch, _reversal_index, span_loss
+from iss_harness.tasks.ema import ExponentialMovingAverage
+from iss_harness.models.bidaf import FAMILIES, BiDAF, SquadBatch, _reversal_index, span_loss
 
 D = 4  # tiny hidden size: p0 is 32 wide
 

@@ -1,13 +1,13 @@
-"""iss.cli through the table registry: every table reached the same way, and every command that
+"""iss_harness.cli through the table registry: every table reached the same way, and every command that
 names a step, row or seed a table does not have stops with one line and exit status 2, before
 any data is read (so none of these tests needs the data mirror)."""
 import importlib
 
 import pytest
 
-from iss.cli import main
-from iss.tasks import registry
-from iss.config import load_config
+from iss_harness.cli import main
+from iss_harness import registry
+from iss_harness.config import load_config
 
 
 def one_line_error(capsys, argv: list[str]) -> str:

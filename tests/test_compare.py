@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from iss.paper import compare
-from iss.paper import claims as paper_claims
-from iss.paper import results as paper_results
-from iss.paper.claims import ClaimsError, load_claims
-from iss.paper.results import Value, known_metrics, read_results
-from iss.paper.tables import load_paper_tables
+from iss_harness.paper import compare
+from iss_harness.paper import claims as paper_claims
+from iss_harness.paper import results as paper_results
+from iss_harness.paper.claims import ClaimsError, load_claims
+from iss_harness.paper.results import Value, known_metrics, read_results
+from iss_harness.paper.tables import load_paper_tables
 
 COLUMNS = ["scale", "setting", "row", "metric", "reproduced", "paper", "paper_printed", "paper_source",
            "paper_column"]
@@ -550,7 +550,7 @@ def test_paper_row_pairing_wins_over_a_colliding_row_name(tmp_path):
 
 
 def test_cli_compare_exit_codes(tmp_path):
-    from iss.cli import main
+    from iss_harness.cli import main
     results, reports = tmp_path / "results", tmp_path / "reports"
     write_results(results, "table1", [("smoke", "paper_sizes", "iss_a", "mult_add_reduction", 7.4767,
                                        "mult_add_reduction")])

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iss.cli import main
-from iss.config import ConfigError, config_hash, load_config, scale_settings
+from iss_harness.cli import main
+from iss_harness.config import ConfigError, config_hash, load_config, scale_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def test_snakemake_dry_run_lists_the_table1_dag():
 def test_paper_scale_dag_and_geometry_without_training():
     """The paper scale runs the same rules; its models have the published geometry."""
     from iss import counting
-    from iss.tasks import table1
+    from iss_harness.tasks import table1
     env_bin = Path(sys.executable).parent
     done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
                           capture_output=True, text=True)

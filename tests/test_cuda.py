@@ -12,10 +12,10 @@ from torch import nn
 
 import iss
 from iss.groups import mask_removed_
-from iss.models.lstm_lm import LSTMLanguageModel
-from iss.models.rhn import RHNLanguageModel
-from iss.data.ptb import batchify
-from iss.tasks.train_lm import Schedule, TrainConfig, pick_device, train_epoch
+from iss_harness.models.lstm_lm import LSTMLanguageModel
+from iss_harness.models.rhn import RHNLanguageModel
+from iss_harness.data.ptb import batchify
+from iss_harness.tasks.train_lm import Schedule, TrainConfig, pick_device, train_epoch
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run by gpu_check.sh)")]

@@ -1,4 +1,4 @@
-"""Tests for iss.data.fetch: fetching verified files from a mirror or a download (no real data, no network)."""
+"""Tests for iss_harness.data.fetch: fetching verified files from a mirror or a download (no real data, no network)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from iss.data import fetch as data
-from iss.data.fetch import DataError, DataFile, fetch, resolve_mirror, sha256_file
+from iss_harness.data import fetch as data
+from iss_harness.data.fetch import DataError, DataFile, fetch, resolve_mirror, sha256_file
 
 CONTENT = b" the cat sat on the mat \n a dog \n"
 SHA = hashlib.sha256(CONTENT).hexdigest()

@@ -2,7 +2,7 @@
 https server on 127.0.0.1.
 
 The server is Python's http.server behind TLS with a self-signed certificate made here (with the
-`cryptography` package, else the openssl command); only ``iss.data.fetch.SSL_CONTEXT`` trusts it, for the test's duration, and any
+`cryptography` package, else the openssl command); only ``iss_harness.data.fetch.SSL_CONTEXT`` trusts it, for the test's duration, and any
 address other than 127.0.0.1 fails the test. Served: a correct file, a truncated body
 (Content-Length larger than what is sent, then close), a wrong file, a transfer that breaks off
 once and then resumes with HTTP Range (or restarts when the server ignores Range), and a small
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from iss.data import fetch as data
+from iss_harness.data import fetch as data
 
-from iss.data import download
-from iss.data.fetch import MIRROR_ENV_VAR, Archive, DataError, Md5File, fetch
+from iss_harness.data import download
+from iss_harness.data.fetch import MIRROR_ENV_VAR, Archive, DataError, Md5File, fetch
 
 BODY = b"".join(b'{"paragraph": %d, "text": "the cat sat on the mat"}\n' % i for i in range(3000))
 MD5 = hashlib.md5(BODY).hexdigest()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from workflow_copy import copy_workflow
 
-from iss.config import load_config, scale_settings
+from iss_harness.config import load_config, scale_settings
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from gpu_projection import PTB_TRAIN_TOKENS, project, ptb_windows_per_epoch  # noqa: E402
 
-from iss.config import load_config  # noqa: E402
+from iss_harness.config import load_config  # noqa: E402
 
 MODELS = ["(1500, 1500)", "(373, 315)", "(381, 535)"]
 

@@ -7,7 +7,7 @@ import torch
 from iss.groups import (GROUP_NORM_EPS, add_group_lasso_grad_, group_lasso_value, mask_removed_, removed_components, surviving_sizes, zero_small_weights_)
 from iss import shrink
 from iss.counting import build_on_meta, cost_summary, mult_adds_per_token, weight_count
-from iss.models.lstm_lm import LSTMLanguageModel
+from iss_harness.models.lstm_lm import LSTMLanguageModel
 
 
 def tiny_model(hidden=(5, 4), vocab=11, emb=6, seed=0):

@@ -1,4 +1,4 @@
-"""iss.io: the one atomic writer, and torch files that are data, never code (weights-only loads)."""
+"""iss_harness.io: the one atomic writer, and torch files that are data, never code (weights-only loads)."""
 import os
 import pickle
 import stat
@@ -6,8 +6,8 @@ import stat
 import pytest
 import torch
 
-from iss import io
-from iss.tasks import lm, table3_data, train_lm
+from iss_harness import io
+from iss_harness.tasks import lm, table3_data, train_lm
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

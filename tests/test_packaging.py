@@ -28,7 +28,7 @@ def test_wheel_installs_alone_and_runs_readme_example(tmp_path):
     import iss
     assert wheels[0].name.startswith(f"iss-{iss.__version__}-")
     with zipfile.ZipFile(wheels[0]) as wheel:  # the package data: type hints and the data-set registry
-        assert {"iss/py.typed", "iss/data/registry.yaml"} <= set(wheel.namelist())
+        assert {"iss/py.typed", "iss_harness/data/registry.yaml"} <= set(wheel.namelist())
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iss.config import REPO_ROOT
-from iss.paper.tables import (
+REPO_ROOT = Path(__file__).resolve().parent.parent
+from iss_harness.paper.tables import (
     RULES,
     SCALES,
     TOLERANCE_KINDS,

@@ -69,7 +69,7 @@ def test_profiles_parse():
 
 
 def test_ci_config_is_a_small_valid_override():
-    from iss.config import load_config
+    from iss_harness.config import load_config
     config = load_config([REPO / "config" / "config.yaml", REPO / "config" / "ci_slurm.yaml"])
     smoke = config["scales"]["smoke"]
     assert config["scale"] == "smoke" and smoke["table1"]["epochs"] == 1

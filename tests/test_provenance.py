@@ -1,7 +1,7 @@
 """Results brought from elsewhere are checked against the current code, configuration, scale and
 seed; a mismatch is named in the report, not mixed in silently."""
-from iss.config import load_config
-from iss.provenance import provenance_issues, provenance_lines
+from iss_harness.config import load_config
+from iss_harness.provenance import provenance_issues, provenance_lines
 
 SETTINGS = {"lambda": 0.005, "zero_threshold": 4e-4}
 

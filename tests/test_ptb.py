@@ -1,4 +1,4 @@
-"""Tests for iss.data.ptb on tiny generated corpora (the real PTB only in the `data`-marked test)."""
+"""Tests for iss_harness.data.ptb on tiny generated corpora (the real PTB only in the `data`-marked test)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from iss.data.fetch import MIRROR_ENV_VAR, DataError, fetch
-from iss.data.ptb import Corpus, Vocabulary, batchify, num_windows, read_tokens, windows
+from iss_harness.data.fetch import MIRROR_ENV_VAR, DataError, fetch
+from iss_harness.data.ptb import Corpus, Vocabulary, batchify, num_windows, read_tokens, windows
 
 
 def write(tmp_path, name, content):

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import pytest
 
-from iss import io as iss_io
-from iss.data import fetch as data
-from iss.data.fetch import MIRROR_ENV_VAR, DataError, DataFile, fetch
-from iss.data.ptb import Corpus, read_tokens
+from iss_harness import io as iss_io
+from iss_harness.data import fetch as data
+from iss_harness.data.fetch import MIRROR_ENV_VAR, DataError, DataFile, fetch
+from iss_harness.data.ptb import Corpus, read_tokens
 
 CONTENT = b" the cat sat on the <unk> \n a dog N years \n"
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -237,7 +237,7 @@ def test_unwritable_dest_is_a_data_error(tmp_path, toy, monkeypatch):
     assert_one_clear_error(info.value, "toy.txt", "No space left", "free")
 
 
-# --- SQuAD files through the fetch layer (the JSON format check itself lives in iss.data.squad)
+# --- SQuAD files through the fetch layer (the JSON format check itself lives in iss_harness.data.squad)
 
 
 def test_squad_json_that_is_not_the_registered_file_is_rejected(tmp_path):
@@ -576,7 +576,7 @@ def test_corpus_names_the_bad_split(tmp_path):
 
 
 def run_cli(capsys, dest):
-    from iss import cli
+    from iss_harness import cli
 
     rc = cli.main(["fetch-data", "ptb", "--overrides-json", json.dumps({"data": {"dir": str(dest)}})])
     captured = capsys.readouterr()

@@ -15,11 +15,11 @@ import matplotlib.pyplot as plt
 import pytest
 from workflow_copy import copy_workflow
 
-from iss.reporting import report, report_latex
-from iss.cli import main
-from iss.config import load_config
-from iss.reporting.plotting import save_figure
-from iss.tasks.sparsity_speed import measure_products
+from iss_harness.reporting import report, report_latex
+from iss_harness.cli import main
+from iss_harness.config import load_config
+from iss_harness.reporting.plotting import save_figure
+from iss_harness.tasks.sparsity_speed import measure_products
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS = {"python": "3.11.7", "torch": "2.13.0+cpu", "numpy": "2.4.6"}
@@ -306,8 +306,8 @@ def test_snakemake_html_report_has_the_figures_and_tables(tmp_path):
 
 
 def test_paper_size_timing_written_before_it_recorded_the_geometry_says_what_to_rerun(tmp_path, config):
-    from iss.io import write_json_atomic
-    from iss.reporting.table_files import paper_size_timing
+    from iss_harness.io import write_json_atomic
+    from iss_harness.reporting.table_files import paper_size_timing
     path = tmp_path / "smoke" / "table2" / "timing_paper_sizes.json"
     write_json_atomic(path, {"speedups": {"baseline": {"speedup": 1.0}}})  # latency only: the old format
     with pytest.raises(ValueError, match=r"has no 'costs'.*snakemake --forcerun table2_time_paper_sizes"):

@@ -8,7 +8,7 @@ import torch
 from iss.groups import (GROUP_NORM_EPS, add_group_lasso_grad_, group_lasso_value, group_squared_norms, mask_removed_, removed_components)
 from iss import shrink
 from iss.counting import build_on_meta, mult_adds_per_token, weight_count
-from iss.models.rhn import RHNLanguageModel
+from iss_harness.models.rhn import RHNLanguageModel
 
 
 def tiny_model(width=5, depth=3, vocab=11, dropout=None, seed=0):

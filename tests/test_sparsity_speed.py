@@ -7,10 +7,12 @@ import json
 import pytest
 import torch
 
-from iss.tasks import sparsity_speed
-from iss.cli import main
-from iss.config import ConfigError, load_config
-from iss.tasks.sparsity_speed import KINDS, build_levels, measure, measure_products, plot, structured_shape
+from iss_harness.tasks import sparsity_speed
+from iss_harness.cli import main
+from iss_harness.config import ConfigError, load_config
+from iss_harness.reporting.figures_speed import plot
+from iss_harness.tasks.sparsity_kinds import KINDS
+from iss_harness.tasks.sparsity_speed import build_levels, measure, measure_products, structured_shape
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = {"hidden_size": 16, "input_size": 12, "batch_size": 3, "sparsities": [0.0, 0.5, 0.9], "threads": [1],

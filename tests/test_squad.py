@@ -1,4 +1,4 @@
-"""Tests for iss.data.squad (reading, tokenising, spans, vocabularies, tensors) and iss.data.squad_metric.
+"""Tests for iss_harness.data.squad (reading, tokenising, spans, vocabularies, tensors) and iss_harness.data.squad_metric.
 
 Everything runs on a small hand-written SQuAD-like file made in tmp_path, except the test
 marked ``data``, which reads the real dev set through ISS_DATA_MIRROR.
@@ -15,12 +15,12 @@ import random
 import pytest
 import torch
 
-from iss.data.fetch import MIRROR_ENV_VAR, DataError, fetch
-from iss.data.squad import (PAD_ID, UNK_ID, SquadLimits, Token, best_span, best_spans, build_vocab,
+from iss_harness.data.fetch import MIRROR_ENV_VAR, DataError, fetch
+from iss_harness.data.squad import (PAD_ID, UNK_ID, SquadLimits, Token, best_span, best_spans, build_vocab,
                        char_span_to_token_span, count_words_and_chars, encode, examples_from_articles,
                        load_squad, needed_words, read_glove, read_squad_json, span_to_text, split_articles,
                        tokenize, write_squad_json)
-from iss.data.squad_metric import evaluate, exact_match, f1, normalize_answer
+from iss_harness.data.squad_metric import evaluate, exact_match, f1, normalize_answer
 
 # --- a tiny SQuAD-like data set ------------------------------------------------------------
 

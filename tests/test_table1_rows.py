@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from iss.config import ConfigError
-from iss.tasks.lm import ExperimentError, save_model
-from iss.models.lstm_lm import LSTMLanguageModel
-from iss.tasks.table1 import row_dir, start_from_row
-from iss.tasks.table1_rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
+from iss_harness.config import ConfigError
+from iss_harness.tasks.lm import ExperimentError, save_model
+from iss_harness.models.lstm_lm import LSTMLanguageModel
+from iss_harness.tasks.table1 import row_dir, start_from_row
+from iss_harness.tasks.table1_rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
 
 STEP = {"kind": "step", "lr": 1.0, "factor": 0.3, "every": 2}
 

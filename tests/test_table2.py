@@ -9,11 +9,11 @@ import pytest
 
 from iss import counting
 
-from iss.tasks import table2
-from iss.config import load_config, table2_rows, table2_seeds
-from iss.tasks.lm import ExperimentError
-from iss.reporting.figures_rhn import write_table2_figures
-from iss.paper.tables import paired_paper_rows
+from iss_harness.tasks import table2
+from iss_harness.config import load_config, table2_rows, table2_seeds
+from iss_harness.tasks.lm import ExperimentError
+from iss_harness.reporting.figures_rhn import write_table2_figures
+from iss_harness.paper.tables import paired_paper_rows
 
 REPO = Path(__file__).resolve().parent.parent
 

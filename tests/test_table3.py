@@ -14,22 +14,22 @@ import torch
 
 from iss import counting
 
-from iss.data import squad, squad_metric
+from iss_harness.data import squad, squad_metric
 
-from iss.tasks import table3
+from iss_harness.tasks import table3
 
-from iss.tasks import train_bidaf
+from iss_harness.tasks import train_bidaf
 from iss.groups import removed_components
-from iss.config import ConfigError, load_config
-from iss.data.fetch import DataError
-from iss.tasks.lm import load_model
-from iss.tasks.paths import UnknownRun
-from iss.reporting.figures_bidaf import plot_group_norms, write_bidaf_figures
-from iss.models.bidaf import FAMILIES, BiDAF
-from iss.paper.tables import paired_paper_rows
-from iss.reporting.table3 import build
-from iss.tasks.table3_data import fetch_table3_data, load_prepared, prepare, split_dev
-from iss.tasks.table3_config import row_lambda, table3_rows
+from iss_harness.config import ConfigError, load_config
+from iss_harness.data.fetch import DataError
+from iss_harness.tasks.lm import load_model
+from iss_harness.tasks.paths import UnknownRun
+from iss_harness.reporting.figures_bidaf import plot_group_norms, write_bidaf_figures
+from iss_harness.models.bidaf import FAMILIES, BiDAF
+from iss_harness.paper.tables import paired_paper_rows
+from iss_harness.reporting.table3 import build
+from iss_harness.tasks.table3_data import fetch_table3_data, load_prepared, prepare, split_dev
+from iss_harness.tasks.table3_config import row_lambda, table3_rows
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -315,7 +315,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
     assert "\\toprule" in (reports / "table3.tex").read_text()
     written = write_bidaf_figures(results / "smoke" / "table3", table3_rows(config), reports, "smoke")
     assert all(p.stat().st_size > 1000 for p in written)
-    from iss.paper import compare
+    from iss_harness.paper import compare
     checked = compare.compare(results, "smoke")  # the tidy CSV follows the comparison's contract
     assert "table3 at smoke" in checked.summary() and checked.exit_code == 0, checked.summary()
 
@@ -323,7 +323,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
 @pytest.mark.parametrize("variant", ["exact", "paper"])
 def test_evaluation_shrinks_removed_units_and_checks_the_exact_variant(tiny, variant):
     from iss.groups import mask_removed_
-    from iss.tasks.lm import save_model
+    from iss_harness.tasks.lm import save_model
     config, results = tiny
     config["scales"]["smoke"]["table3"]["iss_variant"] = variant
     prepare(config, results)

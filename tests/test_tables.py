@@ -7,9 +7,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from iss.reporting.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair, latex_escape, render_latex, render_markdown
+from iss_harness.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair, latex_escape, render_latex, render_markdown
 
-from iss.io import write_text_atomic
+from iss_harness.io import write_text_atomic
 
 BANNER = ["Scale: smoke (tiny models; trained columns are not comparable)", "Commit abc123"]
 FOOTNOTES = ["* Measured with 10 batch size and 30 unrolled steps.",

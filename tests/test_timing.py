@@ -4,8 +4,8 @@ import time
 import pytest
 import torch
 
-from iss.tasks import timing
-from iss.models.lstm_lm import LSTMLanguageModel
+from iss_harness.tasks import timing
+from iss_harness.models.lstm_lm import LSTMLanguageModel
 
 
 def sleeper(seconds):

@@ -14,11 +14,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TORCH_FREE = ("iss.config", "iss.tasks.paths", "iss.tasks.table1_rows", "iss.tasks.table2_rows", "iss.tasks.table3_config",
-              "iss.provenance", "iss.reporting.pareto", "iss.reporting.report", "iss.reporting.table1", "iss.reporting.table2",
-              "iss.reporting.table3", "iss.paper.compare", "iss.paper.claims", "iss.paper.results", "iss.paper.tables",
-              "iss.reporting.render", "iss.reporting.report_markdown", "iss.reporting.report_latex",
-              "iss.reporting.table_files", "iss.io")
+TORCH_FREE = (
+    "iss_harness.config", "iss_harness.io", "iss_harness.provenance", "iss_harness.render", "iss_harness.registry",
+    "iss_harness.tasks.paths", "iss_harness.tasks.table1_rows", "iss_harness.tasks.table2_rows",
+    "iss_harness.tasks.table3_config", "iss_harness.tasks.sparsity_kinds",
+    "iss_harness.paper.compare", "iss_harness.paper.claims", "iss_harness.paper.results", "iss_harness.paper.tables",
+    "iss_harness.reporting.pareto", "iss_harness.reporting.report", "iss_harness.reporting.table1",
+    "iss_harness.reporting.table2", "iss_harness.reporting.table3", "iss_harness.reporting.report_markdown",
+    "iss_harness.reporting.report_latex", "iss_harness.reporting.table_files", "iss_harness.reporting.figures_speed",
+    "iss_harness.reporting.figures_rhn", "iss_harness.reporting.figures_bidaf",
+)
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)
@@ -29,3 +34,12 @@ def test_module_imports_without_torch(module):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"importing {module} imports torch ({done.stdout.strip()})"
+
+
+def test_import_iss_loads_the_library_alone():
+    """`import iss` is the library: none of the harness (config, data, tasks, reporting) comes with it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    probe = "import sys, iss; print(sorted(m for m in sys.modules if m.split('.')[0] == 'iss_harness'))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-import iss.tasks.train_lm as train_module
-from iss.models.lstm_lm import LSTMLanguageModel
-from iss.data.ptb import Corpus
-from iss.tasks.train_lm import Schedule, TrainConfig, TrainingDiverged, evaluate, train
+import iss_harness.tasks.train_lm as train_module
+from iss_harness.models.lstm_lm import LSTMLanguageModel
+from iss_harness.data.ptb import Corpus
+from iss_harness.tasks.train_lm import Schedule, TrainConfig, TrainingDiverged, evaluate, train
 
 
 @pytest.fixture

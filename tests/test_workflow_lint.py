@@ -19,7 +19,7 @@ def test_workflow_passes_snakemake_lint():
 
 
 def test_iss_reads_the_workflow_configuration_from_the_environment(monkeypatch, tmp_path):
-    from iss import cli
+    from iss_harness import cli
     extra = tmp_path / "extra.yaml"
     monkeypatch.setenv("ISS_CONFIG", os.pathsep.join(["config/config.yaml", str(extra)]))
     monkeypatch.setenv("ISS_CONFIG_OVERRIDES", '{"scale": "mid"}')

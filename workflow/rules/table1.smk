@@ -1,8 +1,8 @@
 # Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design) and,
 # where configured, iss_a/b_from_baseline (ISS started from the trained baseline); each row once per
 # seed in config `table1.seeds` (default: the runtime seed). Target table1_pareto: the trade-off sweep.
-from iss.config import table_seeds
-from iss.tasks.table1_rows import pareto_rows
+from iss_harness.config import table_seeds
+from iss_harness.tasks.table1_rows import pareto_rows
 
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])

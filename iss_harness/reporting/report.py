@@ -1,0 +1,295 @@
+"""The one page a reader opens first: ``reports/report.md`` and ``reports/report.tex``.
+
+``build(config, results, reports)`` gathers what exists, never what it wishes existed:
+
+* an introduction (what was reproduced; each table's scale, read from ``results/<table>.csv``);
+* every table of the paper file (``config/paper_tables.yaml``: table1, table2, table3, ...) whose
+  ``reports/<table>.md`` / ``.tex`` exists, included as written by that table's report step (a
+  table not built yet is named with the command that builds it). Adding a table to the report is
+  adding it to the paper file; no code here knows a particular table;
+* the comparison summary from ``results/comparison.csv`` (counts per status, the failing and the
+  notable lines; ``reports/comparison.md`` has every line);
+* the figures of ``reports/figures/`` (the ones listed in ``FIGURES`` first, with their captions,
+  then any other), linked relatively so the page renders where it lies;
+* the measured speedup-vs-sparsity numbers (``results/<scale>/sparsity_speed.json``) when present;
+* the provenance of every results file (``results/<scale>/**/{metrics,timing_*,sparsity_speed}.json``):
+  scale, device, threads, git SHA, config hash, seed, library versions.
+
+``gather`` reads all of it once; ``iss_harness.reporting.report_markdown`` and ``report_latex`` render it.
+``report.tex`` is a standalone LaTeX document (article, booktabs, graphicx, longtable) with the
+tables inlined from ``reports/<table>.tex`` and the PDF figures; it compiles with pdflatex
+(``report_latex.compile_pdf``). Unicode in the generated text is mapped in two places: ``tex_text`` escapes
+text written here, and the preamble declares the characters the tables use (λ, ×, ±, †, →, ...)
+so pdflatex accepts them wherever they come from; any other non-Latin-1 character is replaced
+before it reaches LaTeX.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from iss_harness.paper.compare import FAILING, STATUSES as COMPARISON_STATUSES
+from iss_harness.paper.tables import SCALES, load_paper_tables
+from iss_harness.render import MISSING
+from iss_harness.io import write_text_atomic
+
+TITLE = "Learning Intrinsic Sparse Structures within LSTM (Wen et al., ICLR 2018): reproduction report"
+INTRO = (
+    "Intrinsic Sparse Structures (ISS) are the groups of weights that one hidden unit of an LSTM owns (its "
+    "four gate rows, its recurrent column, its input column in the next layer). Group Lasso on these groups "
+    "removes whole units during training, leaving a smaller dense LSTM that runs faster with ordinary "
+    "kernels. This report reproduces the paper's tables: stacked LSTMs on PTB (Table 1), Recurrent Highway "
+    "Networks on PTB (Table 2) and BiDAF on SQuAD (Table 3), each at the scale it was run (smoke: tiny "
+    "models on a slice of the data, for CI; mid: full data, small models; paper: the paper's geometry and "
+    "schedules). Numbers that need no training (weight counts, mult-add reductions, latency at the paper's "
+    "sizes) are computed at the paper's sizes at every scale. Every number comes from a results file; every "
+    "paper number from config/paper_tables.yaml.")
+
+# Figures in reading order, with captions. Any other PNG/PDF in reports/figures/ follows, captioned
+# by its file name: adding a figure needs no code here, a caption is one line.
+FIGURES: dict[str, str] = {
+    "table1_training_curves": "Table 1: validation perplexity per epoch of every row, and the hidden units "
+                              "left per LSTM layer in the ISS rows.",
+    "table1_iss_sparsity": "Table 1: the ISS model's weight matrices; removed components are white stripes "
+                           "of rows and columns, as in the paper's figure.",
+    "rhn_tradeoff": "Table 2: RHN validation perplexity against width as λ grows, this run and the paper's.",
+    "bidaf_group_norms": "Table 3: histogram of the BiDAF ISS group norms, baseline against ISS.",
+    "speedup_vs_sparsity": "The paper's motivation, measured here: one LSTM layer's multiply (the paper's "
+                           "1500-unit layer) with structured removal (a smaller dense GEMM) against "
+                           "non-structured random sparsity at equal sparsity (CSR, and dense with zeros). "
+                           "The dense kernel with zeros kept is the reference operation itself: its spread "
+                           "around 1× shows the timing noise of this machine.",
+}
+# Results files whose provenance the report lists (glob patterns under results/<scale>/).
+PROVENANCE_PATTERNS = ("metrics.json", "timing_*.json", "sparsity_speed.json")
+SPARSITY_SPEED = "sparsity_speed.json"
+NOTABLE_STATUSES = (*FAILING, "missing")  # comparison lines listed by name in the summary
+
+
+# ---- gathering ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableSection:
+    name: str  # table1
+    title: str  # the paper's caption
+    scales: list[str]  # from results/<name>.csv; [] when that file is absent
+    markdown: str | None  # reports/<name>.md
+    latex: str | None  # reports/<name>.tex
+
+
+@dataclass
+class ProvenanceLine:
+    file: str  # relative to the results folder
+    scale: str
+    device: str
+    threads: str
+    git: str
+    config_hash: str
+    seed: str
+    created: str
+    versions: dict
+    note: str = ""
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _csv_rows(path: Path) -> list[dict] | None:
+    """Rows of a CSV as strings (the csv module: pandas would read the status "n/a" as NaN)."""
+    if not path.exists():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def table_sections(results: Path, reports: Path, paper_path: Path | None = None) -> list[TableSection]:
+    paper = load_paper_tables(paper_path)
+    sections = []
+    for name, table in paper.tables.items():
+        rows = _csv_rows(Path(results) / f"{name}.csv") or []
+        scales = sorted({row.get("scale", "") for row in rows if row.get("scale")}, key=_scale_order)
+        sections.append(TableSection(name, table.title, scales, _read(Path(reports) / f"{name}.md"),
+                                     _read(Path(reports) / f"{name}.tex")))
+    return sections
+
+
+def _scale_order(scale: str) -> tuple[int, str]:
+    return (SCALES.index(scale) if scale in SCALES else len(SCALES), scale)
+
+
+def figure_stems(reports: Path) -> list[str]:
+    """Figures present (a PNG or a PDF), the known ones first in ``FIGURES`` order."""
+    folder = Path(reports) / "figures"
+    present = {p.stem for pattern in ("*.png", "*.pdf") for p in folder.glob(pattern) if not p.name.startswith(".")}
+    return [stem for stem in FIGURES if stem in present] + sorted(present - set(FIGURES))
+
+
+def figure_caption(stem: str) -> str:
+    return FIGURES.get(stem, stem.replace("_", " "))
+
+
+def comparison_summary(results: Path) -> dict | None:
+    """Counts per kind and status, and the notable lines, from results/comparison.csv."""
+    rows = _csv_rows(Path(results) / "comparison.csv")
+    if rows is None:
+        return None
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        kind = row.get("kind") or "?"
+        counts.setdefault(kind, {status: 0 for status in COMPARISON_STATUSES})
+        status = row.get("status") or "?"
+        counts[kind][status] = counts[kind].get(status, 0) + 1
+    claims = [row for row in rows if row.get("kind") == "claim"]
+    notable = [row for row in rows if row.get("kind") != "claim" and row.get("status") in NOTABLE_STATUSES]
+    scales = sorted({row["scale"] for row in rows if row.get("scale")}, key=_scale_order)
+    failing = sum(1 for row in rows if row.get("status") in FAILING)
+    known = [row for row in claims if row.get("status") == "known fail"]
+    return dict(counts=counts, claims=claims, notable=notable, scales=scales, failing=failing, known=known,
+                lines=len(rows))
+
+
+def known_failures_text(summary: dict) -> str:
+    """One sentence per claim that fails as config/claims.yaml records it: the reader's first news."""
+    return " ".join(f"The paper's claim {r['id']} does not hold at {r.get('scale') or MISSING}: "
+                    f"{clip(r.get('message'), 600)}" for r in summary.get("known", []))
+
+
+def known_failure_ids(summary: dict) -> str:
+    """The known failures by claim and scale only: their explanation already opens the report."""
+    return ", ".join(f"{r['id']} ({r.get('scale') or MISSING})" for r in summary.get("known", []))
+
+
+def provenance_lines(results: Path) -> list[ProvenanceLine]:
+    """One line per results file that records provenance, scale by scale."""
+    results = Path(results)
+    files: set[Path] = set()
+    for scale_dir in sorted((d for d in results.iterdir() if d.is_dir()), key=lambda d: _scale_order(d.name)) \
+            if results.exists() else []:
+        for pattern in PROVENANCE_PATTERNS:
+            files.update(scale_dir.rglob(pattern))
+    lines = []
+    for path in sorted(files, key=lambda p: (_scale_order(p.relative_to(results).parts[0]), str(p))):
+        relative = path.relative_to(results).as_posix()
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            lines.append(ProvenanceLine(relative, path.relative_to(results).parts[0], MISSING, MISSING, MISSING,
+                                        MISSING, MISSING, MISSING, {}, f"unreadable: {error}"))
+            continue
+        lines.append(_provenance_line(relative, path.relative_to(results).parts[0], payload))
+    return lines
+
+
+def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLine:
+    made = payload.get("training_provenance") or payload.get("provenance")
+    if not isinstance(made, dict):
+        return ProvenanceLine(relative, folder, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING, {},
+                              "no provenance recorded")
+    threads = str(made.get("threads", MISSING))
+    timed = sorted({c.get("threads") for c in (payload.get("candidates") or {}).values()
+                    if isinstance(c, dict) and c.get("threads") is not None})
+    if timed:
+        threads += f" (timed at {', '.join(map(str, timed))})"
+    notes = []
+    evaluated = payload.get("provenance") if payload.get("training_provenance") else None
+    if isinstance(evaluated, dict):
+        if evaluated.get("git_sha") != made.get("git_sha"):
+            notes.append(f"evaluated at git {short_sha(evaluated.get('git_sha'))}")
+        if evaluated.get("device") != made.get("device"):
+            notes.append(f"evaluated on {evaluated.get('device')}")
+    if made.get("scale") not in (None, folder):
+        notes.append(f"provenance says scale {made.get('scale')}")
+    return ProvenanceLine(relative, str(made.get("scale", folder)), str(made.get("device", MISSING)), threads,
+                          short_sha(made.get("git_sha")), str(made.get("config_hash", MISSING)),
+                          str(made.get("seed", MISSING)), str(made.get("created", MISSING)),
+                          dict(made.get("versions") or {}), "; ".join(notes))
+
+
+def short_sha(sha) -> str:
+    if not sha:
+        return MISSING
+    sha = str(sha)
+    return sha[:10] + ("-dirty" if sha.endswith("-dirty") else "")
+
+
+def version_sets(lines: list[ProvenanceLine]) -> dict[str, str]:
+    """{"L1": "python 3.11.7, torch 2.13.0+cpu, ..."}: each distinct set of library versions once."""
+    keys: dict[str, str] = {}
+    for line in lines:
+        text = _versions_text(line.versions)
+        if text and text not in keys.values():
+            keys[f"L{len(keys) + 1}"] = text
+    return keys
+
+
+def _versions_text(versions: dict) -> str:
+    return ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+
+
+def version_key(line: ProvenanceLine, keys: dict[str, str]) -> str:
+    text = _versions_text(line.versions)
+    return next((key for key, value in keys.items() if value == text), MISSING)
+
+
+def sparsity_speed_rows(results: Path, scale: str) -> tuple[dict, list[dict]] | None:
+    """(the layer/protocol header, one row per sparsity and thread count) from sparsity_speed.json."""
+    path = Path(results) / scale / SPARSITY_SPEED
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text(encoding="utf-8"))
+    table: dict[tuple[int, float], dict] = {}
+    for point in report.get("points", []):
+        key = (point["threads"], point["sparsity"])
+        table.setdefault(key, {"Threads": point["threads"], "Sparsity": f"{100 * point['sparsity']:.1f}%",
+                               "Units kept": point["units_kept"]})
+        table[key][point["kind"]] = f"{point['speedup']:.2f}×"
+    return report, [table[key] for key in sorted(table)]
+
+
+
+def clip(text, limit: int = 220) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scales_text(section: TableSection) -> str:
+    return ", ".join(section.scales) if section.scales else "no results file"
+
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Everything the report shows, read once from results/ and reports/; both renderers read this."""
+    scale: str
+    sections: list[TableSection]
+    summary: dict | None
+    stems: list[str]
+    provenance: list[ProvenanceLine]
+    keys: dict[str, str]
+    speed: tuple[dict, list[dict]] | None
+    reports: Path
+
+
+def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> Gathered:
+    provenance = provenance_lines(results)
+    return Gathered(scale=config["scale"], sections=table_sections(results, reports, paper_path),
+                    summary=comparison_summary(results), stems=figure_stems(reports), provenance=provenance,
+                    keys=version_sets(provenance), speed=sparsity_speed_rows(results, config["scale"]),
+                    reports=Path(reports))
+
+
+def build(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> list[Path]:
+    """Write reports/report.md and reports/report.tex; return their paths."""
+    reports = Path(reports)
+    markdown = reports / "report.md"
+    latex = reports / "report.tex"
+    from iss_harness.reporting.report_latex import render_latex_report
+    from iss_harness.reporting.report_markdown import render_markdown_report
+    gathered = gather(config, results, reports, paper_path)
+    write_text_atomic(markdown, render_markdown_report(gathered))
+    write_text_atomic(latex, render_latex_report(gathered))
+    return [markdown, latex]
