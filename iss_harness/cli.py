@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     except ComparisonFailed as err:
         print(f"iss {args.command}: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, DataError, TrainingDiverged, ExperimentError, UnreadableFile) as err:
+    except (ConfigError, DataError, TrainingDiverged, ExperimentError, UnreadableFile, FileNotFoundError) as err:
         print(f"iss {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -124,7 +124,22 @@ def config_hash(config: dict, scale: str | None = None) -> str:
     """Hash of everything that decides a result at this scale (not of unrelated scales)."""
     scale = scale or config["scale"]
     relevant = dict(scale=scale, runtime=config["runtime"], settings=config["scales"][scale])
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+    return json_digest(relevant, 12)
+
+
+def json_digest(payload: dict, length: int = 16) -> str:
+    """sha256 of ``payload`` as sorted JSON, cut to ``length`` hex digits: the one digest of
+    settings (training runs, configurations)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:length]
+
+
+def training_digest(settings: dict, ignored_prefixes: tuple[str, ...], **identity) -> str:
+    """Identifies a training run: ``settings`` (a training config as a dict) without the keys that
+    do not change the weights (``ignored_prefixes``: validation, checkpointing), plus what else
+    decides it (``identity``: model geometry, data and start digests). A checkpoint resumes only
+    the run whose digest it carries."""
+    kept = {key: value for key, value in settings.items() if not key.startswith(ignored_prefixes)}
+    return json_digest(dict(config=kept, **identity))
 
 
 # ---- Table 2 (RHN lambda sweep): rows and seeds come from config lists -----------------------

@@ -52,11 +52,16 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
 
 
 def read_json(path: str | Path) -> dict:
+    """A results JSON file; a missing or damaged one is a one-line error naming it and the remedy."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the step that produces it first "
                                 f"(snakemake {path})")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UnreadableFile(f"{path} is not valid JSON ({error}); delete it and rerun the step that "
+                             f"writes it (snakemake {path})") from None
 
 
 def save_torch_atomic(obj, path: str | Path) -> None:

@@ -88,3 +88,11 @@ def test_project_torch_files_hold_only_plain_data(tmp_path):
     io.save_torch_atomic(dict(progress={**vars(progress)}, epoch=3), tmp_path / "checkpoint.pt")
     loaded = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert train_lm.EpochProgress(**loaded["progress"]).step == 7
+
+
+def test_a_damaged_results_json_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{"perplexity": 8')  # cut short by a full disk
+    with pytest.raises(io.UnreadableFile) as error:
+        io.read_json(path)
+    assert "\n" not in str(error.value) and str(path) in str(error.value) and "rerun" in str(error.value)

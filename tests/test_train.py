@@ -168,3 +168,19 @@ def test_bfloat16_autocast_trains_and_keeps_float32_weights(corpus, tmp_path):
     assert math.isfinite(history[0]["valid_perplexity"])
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert cfg.digest() != config(epochs=1).digest()  # a checkpoint never resumes across precisions
+
+
+def test_the_training_digest_is_the_one_checkpoints_were_written_with():
+    """One digest for every training config (iss_harness.config.training_digest): the key a
+    checkpoint carries is unchanged, so runs checkpointed before keep resuming."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+    cfg = config(epochs=2, lam=0.01)
+    settings = {k: v for k, v in asdict(cfg).items() if not k.startswith("eval_") and k != "checkpoint_seconds"}
+    key = dict(config=settings, geometry={"hidden": [8, 8]}, data="abc")
+    assert cfg.digest({"hidden": [8, 8]}, "abc") == hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    cfg.checkpoint_seconds = 1.0  # checkpointing does not change the weights: same run
+    assert cfg.digest({"hidden": [8, 8]}, "abc") == hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    cfg.lam = 0.02
+    assert cfg.digest({"hidden": [8, 8]}, "abc") != hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -24,7 +24,6 @@ starting point or data is moved aside, never resumed.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -40,6 +39,7 @@ from iss_harness.tasks.ema import ExponentialMovingAverage
 from iss_harness.models.bidaf import span_loss
 from iss_harness.data.squad import SquadDataset, best_spans
 from iss_harness.tasks.train_lm import TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, seed_everything
+from iss_harness.config import training_digest
 from iss_harness.io import load_torch, save_torch_atomic
 
 # Which weights the element threshold zeroes. "original": every trainable weight in the TF scopes
@@ -69,10 +69,8 @@ class QATrainConfig:
     checkpoint_seconds: float | None = 600.0
 
     def digest(self, geometry: dict, data_digest: str, init_digest: str) -> str:
-        settings = {k: v for k, v in asdict(self).items()
-                    if not k.startswith(("valid_", "checkpoint_"))}
-        key = dict(config=settings, geometry=geometry, data=data_digest, init=init_digest)
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return training_digest(asdict(self), ("valid_", "checkpoint_"), geometry=geometry, data=data_digest,
+                               init=init_digest)
 
 
 def state_digest(model: torch.nn.Module) -> str:

@@ -15,7 +15,6 @@ checkpoint left off and, on the CPU with a fixed seed, ends with exactly the sam
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import random
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 import iss
 from iss.groups import zero_small_weights_
+from iss_harness.config import training_digest
 from iss_harness.io import load_torch, save_torch_atomic
 from iss_harness.data.ptb import batchify, num_windows, windows
 
@@ -96,10 +96,8 @@ class TrainConfig:
     def digest(self, model_geometry: dict | None = None, data_digest: str = "") -> str:
         """Identifies a training run: a checkpoint resumes only the run that wrote it. Validation
         and checkpointing settings are left out: they do not change the weights."""
-        settings = {k: v for k, v in asdict(self).items()
-                    if not k.startswith("eval_") and k != "checkpoint_seconds"}
-        key = dict(config=settings, geometry=model_geometry, data=data_digest)
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return training_digest(asdict(self), ("eval_", "checkpoint_seconds"), geometry=model_geometry,
+                               data=data_digest)
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:
