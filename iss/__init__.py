@@ -29,16 +29,16 @@ raise :class:`NotSupported`.
 """
 from __future__ import annotations
 
-from iss.api import (GroupLasso, components, cost, grouped_parameters, removed, shrink, sizes, threshold_targets,
-                     zero_small_)
-from iss.consumers import Consumer, ConsumerNotFound
+from iss.api import (GroupLasso, check_exact, components, cost, grouped_parameters, removed, shrink, sizes,
+                     threshold_targets, zero_small_)
+from iss.consumers import Consumer
+from iss.errors import ConsumerNotFound, InvalidArgument, InvalidDescription, ISSError, NotExact, NotSupported
 from iss.groups import Family, Slice
-from iss.lstm_families import NotSupported
 
 __version__ = "0.2.0"
 
 __all__ = [
     "components", "GroupLasso", "zero_small_", "threshold_targets", "grouped_parameters", "removed", "sizes",
-    "shrink", "cost",
-    "Consumer", "ConsumerNotFound", "NotSupported", "Family", "Slice", "__version__",
+    "shrink", "check_exact", "cost", "Consumer", "Family", "Slice",
+    "ISSError", "NotSupported", "ConsumerNotFound", "InvalidDescription", "InvalidArgument", "NotExact", "__version__",
 ]

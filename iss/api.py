@@ -5,13 +5,16 @@ Every function takes the model and, optionally, its ``families`` (the list retur
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from iss import groups as _core
 from iss import counting as _cost
 from iss.groups import Family
-from iss.consumers import ConsumerNotFound, trace_readers
+from iss.consumers import trace_readers
+from iss.errors import ConsumerNotFound, InvalidArgument, InvalidDescription, NotExact, NotSupported, check_nonnegative
 from iss.lstm_families import check_supported, declared_readers, lstm_families, shrink_modules
 
 
@@ -35,7 +38,7 @@ def components(model: nn.Module, consumers: dict | None = None, lstms: list[str]
     selected = _selected_lstms(model, modules, lstms)
     unknown = sorted(set(consumers) - set(selected))
     if unknown:
-        raise KeyError(f"consumers names {unknown}, which are not ISS LSTMs of {type(model).__name__} "
+        raise InvalidDescription(f"consumers names {unknown}, which are not ISS LSTMs of {type(model).__name__} "
                        f"(its nn.LSTM modules: {sorted(selected) or 'none'})")
     readers = {}
     for name, declared in consumers.items():
@@ -50,18 +53,18 @@ def _selected_lstms(model: nn.Module, modules: dict[str, nn.Module], names: list
     if names is not None:
         missing = [n for n in names if n not in modules]
         if missing:
-            raise KeyError(f"lstms names {missing}, which {type(model).__name__} does not have")
+            raise InvalidDescription(f"lstms names {missing}, which {type(model).__name__} does not have")
         for name in names:
             check_supported(name, modules[name])
             if not isinstance(modules[name], nn.LSTM):
-                raise TypeError(f"lstms: {name!r} is a {type(modules[name]).__name__}, not an nn.LSTM")
+                raise NotSupported(f"lstms: {name!r} is a {type(modules[name]).__name__}, not an nn.LSTM")
         return {name: modules[name] for name in names}
     selected = {name: m for name, m in modules.items() if isinstance(m, nn.LSTM)}
     for name, module in selected.items():
         check_supported(name, module)
     if not selected:
         others = [f"{type(m).__name__} {n!r}" for n, m in modules.items() if isinstance(m, (nn.GRU, nn.RNN))]
-        raise ValueError(f"{type(model).__name__} has no nn.LSTM" +
+        raise NotSupported(f"{type(model).__name__} has no nn.LSTM" +
                          (f"; {', '.join(others)} not supported (only nn.LSTM is)" if others else ""))
     return selected
 
@@ -80,9 +83,7 @@ class GroupLasso:
     """
 
     def __init__(self, model: nn.Module, lam: float, families: list[Family] | None = None):
-        if lam < 0:
-            raise ValueError(f"GroupLasso: lambda must be >= 0, got {lam}")
-        self.model, self.lam = model, lam
+        self.model, self.lam = model, check_nonnegative("GroupLasso: lambda", lam)
         self.families = components(model) if families is None else families
 
     def __call__(self) -> torch.Tensor:
@@ -109,7 +110,7 @@ def zero_small_(model: nn.Module, threshold: float, families: list[Family] | Non
                 scope: str = "groups") -> None:
     """Set every weight with |w| <= threshold to exactly zero (after each optimiser step), so that
     group Lasso's small weights become whole removed units. ``scope``: see ``threshold_targets``."""
-    _core.zero_small_weights_(threshold_targets(model, families, scope), threshold)
+    _core.zero_small_weights_(threshold_targets(model, families, scope), check_nonnegative("zero_small_: threshold", threshold))
 
 
 THRESHOLD_SCOPES = ("groups", "all")
@@ -123,7 +124,7 @@ def threshold_targets(model: nn.Module, families: list[Family] | None = None,
         return [p for p in model.parameters() if p.requires_grad]
     if scope == "groups":
         return [p for p in grouped_parameters(model, families) if p.requires_grad]
-    raise ValueError(f"threshold_scope must be one of {', '.join(THRESHOLD_SCOPES)}, got {scope!r}")
+    raise InvalidArgument(f"threshold_scope must be one of {', '.join(THRESHOLD_SCOPES)}, got {scope!r}")
 
 
 def removed(model: nn.Module, families: list[Family] | None = None) -> dict[str, torch.Tensor]:
@@ -137,10 +138,18 @@ def sizes(model: nn.Module, families: list[Family] | None = None) -> dict[str, i
 
 
 def shrink(model: nn.Module, families: list[Family] | None = None,
-           removed: dict[str, torch.Tensor] | None = None) -> nn.Module:
+           removed: dict[str, torch.Tensor] | None = None, example_inputs: tuple | None = None,
+           rtol: float = 1e-4, atol: float = 1e-5) -> nn.Module:
     """The compact model: same class, smaller ``nn.LSTM``s and reading ``nn.Linear``s, the surviving
     weights copied in; in eval mode its outputs equal the large model's with the removed components
     zeroed. ``removed`` defaults to the strict rule (every weight of the component exactly zero).
+
+    The families are first checked against ``model`` (parameters, slices inside their tensors,
+    sizes that are the layers' widths: :class:`InvalidDescription`). Given ``example_inputs`` (a
+    tuple of positional arguments of ``forward``), the compact model's outputs are compared with
+    the masked model's in eval mode, and :class:`NotExact` names the first output that differs by
+    more than ``atol + rtol * |expected|``: pass them, and a shrink that is not exact never goes
+    unnoticed.
 
     A model with its own ``iss_families()`` must also provide ``resized(sizes)`` (a fresh model of
     the smaller geometry); others are rebuilt module by module (``iss.lstm_families``), which assumes
@@ -160,7 +169,52 @@ def shrink(model: nn.Module, families: list[Family] | None = None,
         compact.load_state_dict(state)
     else:
         compact = shrink_modules(model, families, removed)
-    return compact.to(next(model.parameters()).device).train(model.training)
+    compact = compact.to(next(model.parameters()).device).train(model.training)
+    if example_inputs is not None:
+        check_exact(model, compact, families, removed, example_inputs, rtol, atol)
+    return compact
+
+
+@torch.no_grad()
+def check_exact(model: nn.Module, compact: nn.Module, families: list[Family], removed: dict[str, torch.Tensor],
+                example_inputs: tuple, rtol: float = 1e-4, atol: float = 1e-5) -> float:
+    """The largest output difference between ``compact`` and ``model`` with its removed components
+    zeroed, in eval mode on ``example_inputs``; NotExact naming the first output beyond tolerance."""
+    if not isinstance(example_inputs, tuple):
+        example_inputs = (example_inputs,)
+    masked = copy.deepcopy(model)
+    _core.mask_removed_(masked, families, removed)
+    expected = _flat_outputs(masked.eval()(*example_inputs))
+    got = _flat_outputs(compact.eval()(*example_inputs))
+    compact.train(model.training)
+    if [path for path, _ in expected] != [path for path, _ in got]:
+        raise NotExact(f"shrink: the compact model returns outputs {[p for p, _ in got]}, the model "
+                       f"{[p for p, _ in expected]}")
+    worst = 0.0
+    for (path, want), (_, have) in zip(expected, got):
+        if want.shape != have.shape:
+            raise NotExact(f"shrink: {path} has shape {tuple(have.shape)} in the compact model, "
+                           f"{tuple(want.shape)} in the model: its width depends on removed units")
+        difference = (have.double() - want.double()).abs()
+        beyond = difference > atol + rtol * want.double().abs()
+        if bool(beyond.any()):
+            index = tuple(int(i) for i in beyond.nonzero()[0])
+            raise NotExact(f"shrink: {path} differs from the masked model's by {float(difference.max()):.3g} "
+                           f"(first at index {index}): the ISS description misses a reader of a removed unit, "
+                           f"or units are coupled across modules (declare the reader, or keep those units)")
+        worst = max(worst, float(difference.max()) if difference.numel() else 0.0)
+    return worst
+
+
+def _flat_outputs(output, path: str = "output") -> list[tuple[str, torch.Tensor]]:
+    """Every floating-point tensor of a forward's output, with its place (output[0][1], output['h'])."""
+    if isinstance(output, torch.Tensor):
+        return [(path, output)] if output.is_floating_point() else []
+    if isinstance(output, dict):
+        return [item for key in output for item in _flat_outputs(output[key], f"{path}[{key!r}]")]
+    if isinstance(output, (tuple, list)):  # PackedSequence and other named tuples too
+        return [item for i, value in enumerate(output) for item in _flat_outputs(value, f"{path}[{i}]")]
+    return []
 
 
 def cost(model: nn.Module, baseline: nn.Module | None = None) -> dict:
@@ -175,5 +229,5 @@ def cost(model: nn.Module, baseline: nn.Module | None = None) -> dict:
                 mult_adds_per_token_gemm=_cost.mult_adds_per_token(model, with_bias=False))
 
 
-__all__ = ["components", "GroupLasso", "zero_small_", "grouped_parameters", "removed", "sizes", "shrink",
-           "cost", "ConsumerNotFound"]
+__all__ = ["components", "GroupLasso", "zero_small_", "threshold_targets", "grouped_parameters", "removed", "sizes",
+           "shrink", "check_exact", "cost"]

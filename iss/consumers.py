@@ -31,9 +31,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-
-class ConsumerNotFound(ValueError):
-    """The layer that reads an LSTM's output could not be found: declare it (see the message)."""
+from iss.errors import ConsumerNotFound
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from iss.errors import InvalidDescription
+
 # Added once per group inside the square root, as in the original code (spec 1.5):
 # keeps the gradient finite when a whole group is zero.
 GROUP_NORM_EPS = 1e-8
@@ -70,13 +72,45 @@ class Family:
 
 
 def _parameters_by_name(model: nn.Module, families: list[Family]) -> dict[str, torch.Tensor]:
+    """The model's parameters by name, after checking that ``families`` describe this model."""
     params = dict(model.named_parameters())
+    check_families(params, families, type(model).__name__)
+    return params
+
+
+def _covers_whole_dim(part: Slice, size: int, extent: int) -> bool:
+    """Whether component indices 0..size-1 of ``part`` are exactly 0..extent-1 of its dimension."""
+    return part.start == 0 and part.blocks * size == extent and (part.blocks == 1 or part.block_stride == size)
+
+
+def check_families(params: dict[str, torch.Tensor], families: list[Family], model_name: str = "the model") -> None:
+    """InvalidDescription unless every slice of every family lies inside a parameter of the model
+    and every family owns a whole dimension of at least one of its parts (an LSTM layer's gate rows
+    [4h] or recurrent columns [h]), which ties its size to the layer's width: families built from
+    another model of another width are refused here instead of cutting the wrong weights."""
     for family in families:
+        whole = False
         for part in family.parts + family.followers:
             if part.param not in params:
-                raise KeyError(f"ISS family {family.name!r} names parameter {part.param!r}, "
-                               f"which the model does not have (it has: {sorted(params)})")
-    return params
+                raise InvalidDescription(f"ISS family {family.name!r} names parameter {part.param!r}, which "
+                                         f"{model_name} does not have (it has: {sorted(params)})")
+            shape = params[part.param].shape
+            if part.dim >= len(shape):
+                raise InvalidDescription(f"ISS family {family.name!r} slices dimension {part.dim} of "
+                                         f"{part.param!r}, which has shape {tuple(shape)}")
+            last = part.start + (part.blocks - 1) * part.block_stride + family.size - 1
+            if family.size > 0 and last >= shape[part.dim]:
+                raise InvalidDescription(
+                    f"ISS family {family.name!r} (size {family.size}) reaches index {last} of dimension "
+                    f"{part.dim} of {part.param!r}, which has shape {tuple(shape)}: the families describe "
+                    f"another model (another width); derive them from this one (iss.components(model))")
+            whole = whole or (part in family.parts and _covers_whole_dim(part, family.size, shape[part.dim]))
+        if not whole:
+            raise InvalidDescription(
+                f"ISS family {family.name!r} (size {family.size}) owns no whole dimension of any of its "
+                f"parameters (an LSTM layer's gate rows or recurrent columns): its size is not the width "
+                f"of the layer it describes, e.g. families built from another model; derive them from "
+                f"this one (iss.components(model))")
 
 
 def _squares_along(weight: torch.Tensor, dims: set[int], rows_per_chunk: int = 512) -> dict[int, torch.Tensor]:

@@ -27,12 +27,9 @@ from torch import nn
 
 from iss.groups import Family, Slice, shrunk_state_dict
 from iss.consumers import Consumer, FamilyKey, Reader
+from iss.errors import NotSupported
 
 GATES = 4  # PyTorch gate order in weight rows: i, f, g, o
-
-
-class NotSupported(TypeError):
-    """A recurrent module iss cannot shrink (nn.GRU, nn.RNN, nn.LSTM with proj_size > 0)."""
 
 
 def check_supported(name: str, module: nn.Module) -> None:

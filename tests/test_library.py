@@ -220,13 +220,13 @@ def test_layer_norm_between_lstm_and_head_is_refused():
 
 
 def test_unknown_consumer_keys_and_unsupported_modules_are_named():
-    with pytest.raises(KeyError, match="'rnn'"):
+    with pytest.raises(iss.InvalidDescription, match="'rnn'"):
         iss.components(LastStepClassifier(), consumers={"rnn": "head"})
     with pytest.raises(iss.NotSupported, match="proj_size"):
         iss.components(nn.Sequential(nn.LSTM(3, 6, proj_size=2)))
     gru = nn.Module()
     gru.rnn = nn.GRU(3, 4)
-    with pytest.raises(ValueError, match="no nn.LSTM; GRU 'rnn' not supported"):
+    with pytest.raises(iss.NotSupported, match="no nn.LSTM; GRU 'rnn' not supported"):
         iss.components(gru)
     with pytest.raises(iss.NotSupported, match="GRU 'rnn'"):
         iss.components(gru, lstms=["rnn"])
