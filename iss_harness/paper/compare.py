@@ -279,7 +279,7 @@ def render_comparison(comparison: Comparison) -> str:
 
 
 def _tolerance(cell: PaperCell) -> str:
-    if cell.rule == "exact" and cell.tolerance.amount == 0:
+    if cell.rule in ("exact", "identity") and cell.tolerance.amount == 0:
         return "as printed"
     return str(cell.tolerance)
 

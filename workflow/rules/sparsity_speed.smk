@@ -10,7 +10,7 @@ rule sparsity_speed:
         settings=lambda wildcards: repr(config["scales"][SCALE].get("sparsity_speed")),
     log:
         f"{RESULTS}/logs/sparsity_speed.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         mem_mb=3000,
     conda:

@@ -62,7 +62,7 @@ rule table1_time_learned:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table1_time_learned.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
     conda:
@@ -80,7 +80,7 @@ rule table1_time_paper_sizes:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table1_time_paper_sizes.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
     conda:
@@ -133,7 +133,7 @@ rule table1_time_pareto:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table1_time_pareto.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
     conda:

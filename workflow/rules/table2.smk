@@ -56,7 +56,7 @@ rule table2_time_learned:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table2_time_learned.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
     conda:
@@ -74,7 +74,7 @@ rule table2_time_paper_sizes:
         settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
     log:
         f"{RESULTS}/logs/table2_time_paper_sizes.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     resources:
         **JOB_RESOURCES.get("timing", {}),
     conda:

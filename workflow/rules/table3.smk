@@ -86,7 +86,7 @@ rule table3_time_learned:
         settings=lambda wildcards: repr(TABLE3["timing"]),
     log:
         f"{RESULTS}/logs/table3_time_learned.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     conda:
         CONDA_ENV
     shell:
@@ -103,7 +103,7 @@ rule table3_time_paper_sizes:
         settings=lambda wildcards: repr(TABLE3["timing"]),
     log:
         f"{RESULTS}/logs/table3_time_paper_sizes.log",
-    threads: workflow.cores
+    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
     conda:
         CONDA_ENV
     shell:
