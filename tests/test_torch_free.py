@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 TORCH_FREE = (
     "iss_harness.config", "iss_harness.io", "iss_harness.provenance", "iss_harness.render", "iss_harness.registry",
     "iss_harness.tasks.paths", "iss_harness.tasks.table1_rows", "iss_harness.tasks.table2_rows",
-    "iss_harness.tasks.table3_config", "iss_harness.tasks.sparsity_kinds",
+    "iss_harness.tasks.table3_config", "iss_harness.tasks.sparsity_kinds", "iss_harness.tasks.training",
     "iss_harness.paper.compare", "iss_harness.paper.claims", "iss_harness.paper.results", "iss_harness.paper.tables",
     "iss_harness.reporting.pareto", "iss_harness.reporting.report", "iss_harness.reporting.table1",
     "iss_harness.reporting.table2", "iss_harness.reporting.table3", "iss_harness.reporting.report_markdown",

@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 from itertools import islice
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from iss_harness.tasks.ema import ExponentialMovingAverage
 from iss_harness.models.bidaf import span_loss
 from iss_harness.data.squad import SquadDataset, best_spans
 from iss_harness.tasks.train_lm import TrainingDiverged, load_checkpoint, restore_rng_states, rng_states, seed_everything
-from iss_harness.config import training_digest
+from iss_harness.tasks.training import TrainingSettings
 from iss_harness.io import load_torch, save_torch_atomic
 
 # Which weights the element threshold zeroes. "original": every trainable weight in the TF scopes
@@ -51,7 +52,9 @@ THRESHOLD_SCOPES = ("original", "all", "groups")
 
 
 @dataclass
-class QATrainConfig:
+class QATrainConfig(TrainingSettings):
+    """BiDAF's training (Table 3): optimiser steps with an EMA of the weights."""
+    NOT_WEIGHTS: ClassVar[tuple[str, ...]] = ("valid_", "checkpoint_")
     steps: int
     batch_size: int
     lr: float = 1e-3
@@ -69,8 +72,7 @@ class QATrainConfig:
     checkpoint_seconds: float | None = 600.0
 
     def digest(self, geometry: dict, data_digest: str, init_digest: str) -> str:
-        return training_digest(asdict(self), ("valid_", "checkpoint_"), geometry=geometry, data=data_digest,
-                               init=init_digest)
+        return self.run_digest(geometry=geometry, data=data_digest, init=init_digest)
 
 
 def state_digest(model: torch.nn.Module) -> str:

@@ -20,7 +20,8 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 import iss
 from iss.groups import zero_small_weights_
-from iss_harness.config import training_digest
+from iss_harness.tasks.training import TrainingSettings
 from iss_harness.io import load_torch, save_torch_atomic
 from iss_harness.data.ptb import batchify, num_windows, windows
 
@@ -61,7 +62,9 @@ class Schedule:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(TrainingSettings):
+    """A language model's training (Tables 1 and 2): epochs of BPTT windows over a token stream."""
+    NOT_WEIGHTS: ClassVar[tuple[str, ...]] = ("eval_", "checkpoint_seconds")
     epochs: int
     batch_size: int
     num_steps: int
@@ -96,8 +99,7 @@ class TrainConfig:
     def digest(self, model_geometry: dict | None = None, data_digest: str = "") -> str:
         """Identifies a training run: a checkpoint resumes only the run that wrote it. Validation
         and checkpointing settings are left out: they do not change the weights."""
-        return training_digest(asdict(self), ("eval_", "checkpoint_seconds"), geometry=model_geometry,
-                               data=data_digest)
+        return self.run_digest(geometry=model_geometry, data=data_digest)
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:
