@@ -24,7 +24,8 @@ layer's ``weight_ih`` [4h, D*h] in every direction, or a reading ``nn.Linear.wei
 Gate biases go with the unit when it is removed but are not penalised. What reads the top layer is
 found by tracing ``forward`` with torch.fx; where it cannot be told (the output goes through user
 code), :class:`ConsumerNotFound` names the LSTM and the call that declares it:
-``iss.components(model, consumers={"lstm": "head"})``. ``nn.GRU``, ``nn.RNN`` and ``proj_size > 0``
+``iss.components(model, consumers={"lstm": "head"})``. ``nn.GRU`` is shrunk the same way (gates r, z, n:
+rows b*h + k, b = 0..2). ``nn.RNN`` and ``proj_size > 0``
 raise :class:`NotSupported`.
 """
 from __future__ import annotations

@@ -13,23 +13,24 @@ from torch import nn
 from iss import groups as _core
 from iss import counting as _cost
 from iss.groups import Family
-from iss.consumers import trace_readers
+from iss.consumers import RECURRENT, trace_readers
 from iss.errors import ConsumerNotFound, InvalidArgument, InvalidDescription, NotExact, NotSupported, check_nonnegative
 from iss.lstm_families import check_supported, declared_readers, lstm_families, shrink_modules
 
 
 def components(model: nn.Module, consumers: dict | None = None, lstms: list[str] | None = None) -> list[Family]:
-    """The ISS components of ``model``: one :class:`iss.Family` per LSTM layer and direction.
+    """The ISS components of ``model``: one :class:`iss.Family` per LSTM or GRU layer and direction.
 
     A model that describes itself (a method ``iss_families()``, as the paper's three models do) gets
-    its own description. Otherwise every ``nn.LSTM`` (or the ones named in ``lstms``) gets one family
-    per layer and direction ("lstm.l0", "lstm.l0_reverse", ...; layout in ``iss.lstm_families``).
+    its own description. Otherwise every ``nn.LSTM`` and ``nn.GRU`` (or the ones named in ``lstms``)
+    gets one family per layer and direction ("lstm.l0", "lstm.l0_reverse", ...; layout in
+    ``iss.lstm_families``).
     What reads each LSTM's top-layer output is found by tracing ``forward`` (``iss.consumers``), or
     taken from ``consumers``: ``{"lstm": "head"}`` (an nn.Linear or nn.LSTM reading it from input
     column 0), ``{"lstm": iss.Consumer("head", offset=16)}``, a list of those, or ``{"lstm": None}``
     when the output leaves the model (shrink then narrows it). Raises :class:`ConsumerNotFound`
-    naming the LSTM and this call when neither works, and :class:`NotSupported` for nn.GRU / nn.RNN
-    or ``proj_size > 0``.
+    naming the LSTM and this call when neither works, and :class:`NotSupported` for nn.RNN or
+    ``proj_size > 0``.
     """
     if consumers is None and lstms is None and hasattr(model, "iss_families"):
         return model.iss_families()
@@ -56,16 +57,16 @@ def _selected_lstms(model: nn.Module, modules: dict[str, nn.Module], names: list
             raise InvalidDescription(f"lstms names {missing}, which {type(model).__name__} does not have")
         for name in names:
             check_supported(name, modules[name])
-            if not isinstance(modules[name], nn.LSTM):
-                raise NotSupported(f"lstms: {name!r} is a {type(modules[name]).__name__}, not an nn.LSTM")
+            if not isinstance(modules[name], RECURRENT):
+                raise NotSupported(f"lstms: {name!r} is a {type(modules[name]).__name__}, not an nn.LSTM or nn.GRU")
         return {name: modules[name] for name in names}
-    selected = {name: m for name, m in modules.items() if isinstance(m, nn.LSTM)}
+    selected = {name: m for name, m in modules.items() if isinstance(m, RECURRENT)}
     for name, module in selected.items():
         check_supported(name, module)
     if not selected:
-        others = [f"{type(m).__name__} {n!r}" for n, m in modules.items() if isinstance(m, (nn.GRU, nn.RNN))]
-        raise NotSupported(f"{type(model).__name__} has no nn.LSTM" +
-                         (f"; {', '.join(others)} not supported (only nn.LSTM is)" if others else ""))
+        others = [f"nn.RNN {n!r}" for n, m in modules.items() if isinstance(m, nn.RNN)]
+        raise NotSupported(f"{type(model).__name__} has no nn.LSTM or nn.GRU" +
+                           (f"; {', '.join(others)} not supported" if others else ""))
     return selected
 
 

@@ -33,6 +33,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from iss.errors import ConsumerNotFound
 
+# The recurrent modules iss describes: their output's last dimension is [fwd h | bwd h] of the top layer.
+RECURRENT = (nn.LSTM, nn.GRU)
+
 
 @dataclass(frozen=True)
 class Consumer:
@@ -61,9 +64,10 @@ _REDUCTION_FUNCTIONS = {torch.mean: "mean", torch.sum: "sum", torch.amax: "amax"
 
 # ---- what a traced value is, as far as ISS cares ---------------------------------------------
 @dataclass(frozen=True)
-class _LSTMResult:      # the tuple (output, (h_n, c_n)) of one call
+class _LSTMResult:      # the tuple (output, (h_n, c_n)) of one call; (output, h_n) for an nn.GRU
     lstm: str
     packed: bool
+    gru: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ class _ReaderSearch:
 
     def visit(self, node: fx.Node) -> None:
         tagged = [a for a in _node_args(node) if a in self.values]
-        if node.op == "call_module" and isinstance(self.modules.get(node.target), nn.LSTM):
+        if node.op == "call_module" and isinstance(self.modules.get(node.target), RECURRENT):
             self._lstm_call(node, tagged)
             return
         if tagged:
@@ -188,7 +192,7 @@ class _ReaderSearch:
         if node.target in self.lstms:
             packed = isinstance(first, fx.Node) and (
                 first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
-            self.values[node] = _LSTMResult(node.target, packed)
+            self.values[node] = _LSTMResult(node.target, packed, isinstance(self.lstms[node.target], nn.GRU))
 
     def _add_readers(self, features: _Features, consumer: str) -> None:
         column = 0
@@ -238,7 +242,7 @@ class _ReaderSearch:
             if index == 0:
                 return _Features(self._top_segments(value.lstm), None if value.packed else 3)
             if index == 1:
-                return _State(value.lstm)
+                return _StateTensor(value.lstm) if value.gru else _State(value.lstm)
         elif isinstance(value, _State) and index in (0, 1):
             return _StateTensor(value.lstm)
         elif isinstance(value, _Padded):

@@ -29,30 +29,37 @@ from iss.groups import Family, Slice, shrunk_state_dict
 from iss.consumers import Consumer, FamilyKey, Reader
 from iss.errors import NotSupported
 
-GATES = 4  # PyTorch gate order in weight rows: i, f, g, o
+GATES = 4  # PyTorch gate order in nn.LSTM weight rows: i, f, g, o
+GRU_GATES = 3  # PyTorch gate order in nn.GRU weight rows: r, z, n
+
+
+def gates_of(module: nn.Module) -> int:
+    """Gate blocks in the weight rows of an nn.LSTM (4) or nn.GRU (3)."""
+    return GRU_GATES if isinstance(module, nn.GRU) else GATES
 
 
 def check_supported(name: str, module: nn.Module) -> None:
     if isinstance(module, nn.LSTM) and module.proj_size > 0:
         raise NotSupported(f"nn.LSTM {name!r} has proj_size={module.proj_size}: ISS of projected LSTMs is not "
                            f"supported (the projection would be a second family per layer)")
-    if isinstance(module, (nn.GRU, nn.RNN)):
-        raise NotSupported(f"{type(module).__name__} {name!r}: only nn.LSTM is supported; describe other "
+    if isinstance(module, nn.RNN):
+        raise NotSupported(f"nn.RNN {name!r}: only nn.LSTM and nn.GRU are supported; describe other "
                            f"recurrent modules with a model method iss_families() (see iss.groups)")
 
 
 def lstm_unit_family(name: str, lstm: str, hidden: int, readers: tuple[Slice, ...] | list[Slice],
                      layer: int = 0, direction: int = 0, bias: bool = True,
-                     followers: tuple[Slice, ...] = ()) -> Family:
-    """The ISS family of one layer and direction of the ``nn.LSTM`` at module path ``lstm``: the one
-    place that knows which of its weights belong to unit k.
+                     followers: tuple[Slice, ...] = (), gates: int = GATES) -> Family:
+    """The ISS family of one layer and direction of the ``nn.LSTM`` (or, with ``gates=3``, the
+    ``nn.GRU``) at module path ``lstm``: the one place that knows which of its weights belong to unit k.
 
-    Unit k owns (PyTorch gate order i, f, g, o) rows b*hidden + k, b = 0..3, of ``weight_ih_l{layer}``
-    [4h, n_in] and ``weight_hh_l{layer}`` [4h, h], and column k of ``weight_hh_l{layer}``; ``readers``
-    are the column slices of whatever reads the layer's output. Gate biases (when ``bias``) and
-    ``followers`` go with the unit when it is removed but are not penalised."""
+    Unit k owns rows b*hidden + k, b = 0..gates-1, of ``weight_ih_l{layer}`` [gates*h, n_in] and
+    ``weight_hh_l{layer}`` [gates*h, h] (gate order i, f, g, o for an LSTM; r, z, n for a GRU), and
+    column k of ``weight_hh_l{layer}``; ``readers`` are the column slices of whatever reads the
+    layer's output. Gate biases (when ``bias``) and ``followers`` go with the unit when it is removed
+    but are not penalised."""
     own = f"l{layer}{_suffix(direction)}"
-    gate_rows = dict(dim=0, blocks=GATES, block_stride=hidden)
+    gate_rows = dict(dim=0, blocks=gates, block_stride=hidden)
     parts = [Slice(_param(lstm, f"weight_ih_{own}"), **gate_rows),
              Slice(_param(lstm, f"weight_hh_{own}"), **gate_rows),
              Slice(_param(lstm, f"weight_hh_{own}"), dim=1), *readers]
@@ -79,11 +86,11 @@ def _input_columns(modules: dict[str, nn.Module], reader: str, start: int) -> li
     module = modules[reader]
     if isinstance(module, nn.Linear):
         return [Slice(_param(reader, "weight"), dim=1, start=start)]
-    if isinstance(module, nn.LSTM):
+    if isinstance(module, (nn.LSTM, nn.GRU)):
         return [Slice(_param(reader, f"weight_ih_l0{_suffix(d)}"), dim=1, start=start)
                 for d in range(2 if module.bidirectional else 1)]
     raise TypeError(f"{reader!r} reads an ISS LSTM's output but is a {type(module).__name__}; "
-                    f"iss shrinks only nn.Linear and nn.LSTM readers")
+                    f"iss shrinks only nn.Linear, nn.LSTM and nn.GRU readers")
 
 
 def lstm_families(modules: dict[str, nn.Module], name: str, readers: dict[FamilyKey, list[Reader]]) -> list[Family]:
@@ -94,13 +101,14 @@ def lstm_families(modules: dict[str, nn.Module], name: str, readers: dict[Family
     families = []
     for layer in range(layers):
         for d in range(directions):
-            if layer + 1 < layers:  # the next layer reads [fwd h | bwd h] in every direction
-                reads = [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
-                         for e in range(directions)]
-            else:
-                reads = [part for reader, start in readers.get((name, layer, d), [])
-                         for part in _input_columns(modules, reader, start)]
-            families.append(lstm_unit_family(family_name(name, layer, d), name, h, reads, layer, d, lstm.bias))
+            # The next layer reads [fwd h | bwd h] in every direction; other readers read the top
+            # layer's output, or any layer's final state (h_n[layer * D + d]).
+            reads = [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
+                     for e in range(directions)] if layer + 1 < layers else []
+            reads += [part for reader, start in readers.get((name, layer, d), [])
+                      for part in _input_columns(modules, reader, start)]
+            families.append(lstm_unit_family(family_name(name, layer, d), name, h, reads, layer, d, lstm.bias,
+                                             gates=gates_of(lstm)))
     return families
 
 
@@ -131,7 +139,7 @@ def pad_to_one_size(modules: dict[str, nn.Module], families: list[Family],
     by_lstm: dict[str, list[Family]] = {}
     for family in families:
         lstm = _owner(family)
-        if lstm is not None and isinstance(modules.get(lstm), nn.LSTM):
+        if lstm is not None and isinstance(modules.get(lstm), (nn.LSTM, nn.GRU)):
             by_lstm.setdefault(lstm, []).append(family)
     adjusted = dict(removed)
     for group in by_lstm.values():
@@ -155,7 +163,7 @@ def _owner(family: Family) -> str | None:
 def rebuilt(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     """A copy of ``model`` in which every nn.LSTM and nn.Linear whose weights changed shape is
     replaced by one of the new shape, loaded with ``state``; everything else is unchanged."""
-    if isinstance(model, nn.LSTM):  # a bare nn.LSTM (its output leaves the "model")
+    if isinstance(model, (nn.LSTM, nn.GRU)):  # a bare recurrent module (its output leaves the "model")
         compact = _resized_module("", model, state)
         compact.load_state_dict(state)
         return compact.train(model.training)
@@ -170,18 +178,18 @@ def rebuilt(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
         _set_submodule(compact, name, replacement)
     compact.load_state_dict(state)
     for module in compact.modules():
-        if isinstance(module, nn.LSTM):
+        if isinstance(module, (nn.LSTM, nn.GRU)):
             module.flatten_parameters()
     return compact
 
 
 def _resized_module(name: str, module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     factory = dict(device=next(module.parameters()).device, dtype=next(module.parameters()).dtype)
-    if isinstance(module, nn.LSTM):
+    if isinstance(module, (nn.LSTM, nn.GRU)):
         w_ih, w_hh = state[_param(name, "weight_ih_l0")], state[_param(name, "weight_hh_l0")]
-        return nn.LSTM(w_ih.shape[1], w_hh.shape[1], num_layers=module.num_layers, bias=module.bias,
-                       batch_first=module.batch_first, dropout=module.dropout,
-                       bidirectional=module.bidirectional, **factory)
+        return type(module)(w_ih.shape[1], w_hh.shape[1], num_layers=module.num_layers, bias=module.bias,
+                            batch_first=module.batch_first, dropout=module.dropout,
+                            bidirectional=module.bidirectional, **factory)
     if isinstance(module, nn.Linear):
         weight = state[_param(name, "weight")]
         return nn.Linear(weight.shape[1], weight.shape[0], bias=module.bias is not None, **factory)

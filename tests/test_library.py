@@ -224,12 +224,12 @@ def test_unknown_consumer_keys_and_unsupported_modules_are_named():
         iss.components(LastStepClassifier(), consumers={"rnn": "head"})
     with pytest.raises(iss.NotSupported, match="proj_size"):
         iss.components(nn.Sequential(nn.LSTM(3, 6, proj_size=2)))
-    gru = nn.Module()
-    gru.rnn = nn.GRU(3, 4)
-    with pytest.raises(iss.NotSupported, match="no nn.LSTM; GRU 'rnn' not supported"):
-        iss.components(gru)
-    with pytest.raises(iss.NotSupported, match="GRU 'rnn'"):
-        iss.components(gru, lstms=["rnn"])
+    plain = nn.Module()
+    plain.rnn = nn.RNN(3, 4)
+    with pytest.raises(iss.NotSupported, match="no nn.LSTM or nn.GRU; nn.RNN 'rnn' not supported"):
+        iss.components(plain)
+    with pytest.raises(iss.NotSupported, match="nn.RNN 'rnn'"):
+        iss.components(plain, lstms=["rnn"])
 
 
 def test_declared_consumers_reproduce_the_paper_language_models_own_description():

@@ -69,9 +69,9 @@ def test_lambda_and_threshold_that_cannot_be_meant_are_refused(value):
 
 def test_every_refusal_is_an_iss_error_and_keeps_its_builtin_type():
     with pytest.raises(iss.ISSError):
-        iss.components(nn.Sequential(nn.GRU(4, 4)))
+        iss.components(nn.Sequential(nn.RNN(4, 4)))
     with pytest.raises(TypeError):  # NotSupported was a TypeError before the error family
-        iss.components(nn.Sequential(nn.GRU(4, 4)))
+        iss.components(nn.Sequential(nn.RNN(4, 4)))
     with pytest.raises(ValueError):
         iss.zero_small_(Tagger(), 0.1, scope="some")
 
