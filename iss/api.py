@@ -186,8 +186,16 @@ def check_exact(model: nn.Module, compact: nn.Module, families: list[Family], re
     masked = copy.deepcopy(model)
     _core.mask_removed_(masked, families, removed)
     expected = _flat_outputs(masked.eval()(*example_inputs))
-    got = _flat_outputs(compact.eval()(*example_inputs))
-    compact.train(model.training)
+    try:
+        got = _flat_outputs(compact.eval()(*example_inputs))
+    except Exception as error:  # noqa: BLE001 - any failure of the compact forward means the shrink is wrong
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NotExact(f"shrink: the compact model fails on the example inputs ({type(error).__name__}: "
+                       f"{first_line}): something reads the removed units that the ISS description does not "
+                       f"name, or their sizes are coupled to other features (a residual connection, a "
+                       f"normalisation over the units, a state handed to another LSTM)") from None
+    finally:
+        compact.train(model.training)
     if [path for path, _ in expected] != [path for path, _ in got]:
         raise NotExact(f"shrink: the compact model returns outputs {[p for p, _ in got]}, the model "
                        f"{[p for p, _ in expected]}")

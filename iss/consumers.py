@@ -22,6 +22,8 @@ The recurrent state (``h_n``, ``c_n``) may be returned and fed back in: it shrin
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import operator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.nn.utils import rnn as rnn_utils
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from iss.errors import ConsumerNotFound
@@ -91,11 +94,48 @@ class _Padded:          # pad_packed_sequence(...) -> (features, lengths)
     features: _Features
 
 
-def declaration_hint(names) -> str:
-    example = ", ".join(f"{name!r}: 'head'" for name in names)
-    return (f"declare what reads it: iss.components(model, consumers={{{example}}}) with the name of the "
-            f"nn.Linear/nn.LSTM that reads the output (iss.Consumer(name, offset) when other features come "
-            f"first in its input), or None when the output leaves the model (shrink then narrows it)")
+def declaration_hint(names, modules: dict[str, nn.Module], reader: str | None = None) -> str:
+    """The call that declares what reads ``names``' output, with this model's real module names:
+    ``reader`` when the traced graph shows which module the output reaches, else the candidates."""
+    if reader is not None:
+        example = ", ".join(f"{name!r}: {reader!r}" for name in names)
+        return (f"declare what reads it: iss.components(model, consumers={{{example}}}) "
+                f"(iss.Consumer({reader!r}, offset) when other features come first in its input), or None "
+                f"for an output that leaves the model (shrink then narrows it)")
+    candidates = [n for n, m in modules.items() if isinstance(m, (nn.Linear, *RECURRENT)) and n not in names]
+    none = ", ".join(f"{name!r}: None" for name in names)
+    if not candidates:
+        return (f"declare that the output leaves the model: iss.components(model, consumers={{{none}}}) "
+                f"(shrink then narrows it)")
+    example = ", ".join(f"{name!r}: {candidates[0]!r}" for name in names)
+    return (f"declare what reads it: iss.components(model, consumers={{{example}}}) with the module that "
+            f"reads the output (this model's nn.Linear / nn.LSTM / nn.GRU modules: "
+            f"{', '.join(map(repr, candidates))}; iss.Consumer(name, offset) when other features come "
+            f"first in its input), or consumers={{{none}}} when the output leaves the model")
+
+
+COUPLED = "its units are coupled to other features"
+NO_EXACT_SHRINK = "no exact shrink exists"
+_NORMALISATIONS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm, nn.RMSNorm)
+_ELEMENTWISE = (operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub, torch.mul,
+                torch.div, "add", "sub", "mul", "div")
+
+
+def left_out_hint(names, modules: dict[str, nn.Module]) -> str:
+    """What to do when a module's units cannot be removed exactly: leave it out of ISS."""
+    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in names]
+    keep = (f"iss.components(model, lstms={rest!r})" if rest
+            else "this model has no other LSTM or GRU to shrink")
+    return (f"iss cannot shrink {', '.join(map(repr, names))} exactly: leave it out of ISS ({keep}), or change "
+            f"the model so that only nn.Linear / nn.LSTM / nn.GRU modules read its units")
+
+
+def coupled_hint(names, other: str, modules: dict[str, nn.Module]) -> str:
+    """An LSTM's state handed to another as its initial state ties their sizes (coupled units)."""
+    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in (*names, other)]
+    keep = f"iss.components(model, lstms={rest!r})" if rest else "no other LSTM or GRU of this model to shrink"
+    return (f"the units of {', '.join(map(repr, names))} and {other!r} are coupled and iss cannot shrink "
+            f"coupled units yet: leave both out of ISS ({keep})")
 
 
 def trace_readers(model: nn.Module, lstms: dict[str, nn.LSTM]) -> dict[FamilyKey, list[Reader]]:
@@ -108,7 +148,7 @@ def trace_readers(model: nn.Module, lstms: dict[str, nn.LSTM]) -> dict[FamilyKey
         raise ConsumerNotFound(
             f"could not trace {type(model).__name__}.forward to find what reads the output of "
             f"{', '.join(map(repr, lstms))} ({type(error).__name__}: {first_line}); "
-            f"{declaration_hint(lstms)}") from None
+            f"{declaration_hint(list(lstms), dict(model.named_modules()))}") from None
     search = _ReaderSearch(dict(model.named_modules()), lstms)
     for node in graph.nodes:
         search.visit(node)
@@ -126,11 +166,37 @@ class _Tracer(fx.Tracer):
         super().__init__(autowrap_functions=(pack_padded_sequence, pad_packed_sequence))
 
 
+def _as_leaf(function):
+    """``function`` recorded as one call when an argument is being traced (else called as usual)."""
+    @functools.wraps(function)
+    def leaf(*args, **kwargs):
+        proxies = [a for a in (*args, *kwargs.values()) if isinstance(a, fx.Proxy)]
+        if not proxies:
+            return function(*args, **kwargs)
+        return proxies[0].tracer.create_proxy("call_function", function, args, kwargs)
+    return leaf
+
+
+@contextlib.contextmanager
+def _packing_helpers_as_leaves():
+    """``nn.utils.rnn.pack_padded_sequence(...)`` written with its module path: autowrap_functions
+    only covers the name-imported form, so the module's attributes are swapped while tracing."""
+    saved = {name: getattr(rnn_utils, name) for name in ("pack_padded_sequence", "pad_packed_sequence")}
+    try:
+        for name, function in saved.items():
+            setattr(rnn_utils, name, _as_leaf(function))
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(rnn_utils, name, function)
+
+
 def _trace(model: nn.Module) -> fx.Graph:
     # Arguments that default to None are traced as None, so `if state is None:` takes the usual branch.
     signature = inspect.signature(model.forward)
     concrete = {name: None for name, p in signature.parameters.items() if p.default is None}
-    return _Tracer().trace(model, concrete_args=concrete or None)
+    with _packing_helpers_as_leaves():
+        return _Tracer().trace(model, concrete_args=concrete or None)
 
 
 def _node_args(node: fx.Node) -> list[fx.Node]:
@@ -152,10 +218,32 @@ def _lstms_in(value) -> list[str]:
     return [value.lstm]
 
 
-def _stuck(node: fx.Node, value, why: str) -> ConsumerNotFound:
-    names = _lstms_in(value)
-    return ConsumerNotFound(f"the output of nn.LSTM {', '.join(map(repr, names))} reaches {_where(node)}: {why}; "
-                            f"{declaration_hint(names)}")
+class _Stuck(Exception):
+    """Raised inside the graph walk; ``_ReaderSearch.visit`` turns it into ConsumerNotFound with a hint
+    that names this model's modules."""
+
+    def __init__(self, node: fx.Node, value, why: str):
+        super().__init__(why)
+        self.node, self.names, self.why = node, _lstms_in(value), why
+
+
+def _stuck(node: fx.Node, value, why: str) -> _Stuck:
+    return _Stuck(node, value, why)
+
+
+def _downstream_reader(node: fx.Node, modules: dict[str, nn.Module], names) -> str | None:
+    """The first nn.Linear / nn.LSTM / nn.GRU call that ``node``'s value flows into (breadth first)."""
+    queue, seen = [node], set()
+    while queue:
+        current = queue.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        module = modules.get(current.target) if current.op == "call_module" else None
+        if isinstance(module, (nn.Linear, *RECURRENT)) and current.target not in names:
+            return current.target
+        queue.extend(current.users)
+    return None
 
 
 class _ReaderSearch:
@@ -168,6 +256,24 @@ class _ReaderSearch:
         self.readers: dict[FamilyKey, list[Reader]] = {}
 
     def visit(self, node: fx.Node) -> None:
+        try:
+            self._visit(node)
+        except _Stuck as stuck:
+            where = f"the output of {', '.join(map(repr, stuck.names))} reaches {_where(stuck.node)}: {stuck.why}"
+            if stuck.why.startswith("it is passed as an LSTM's initial state"):
+                hint = coupled_hint(stuck.names, stuck.node.target, self.modules)
+            elif stuck.why.startswith(NO_EXACT_SHRINK):
+                hint = left_out_hint(stuck.names, self.modules)
+            elif stuck.why.startswith(COUPLED):
+                reader = _downstream_reader(stuck.node, self.modules, stuck.names)
+                hint = (f"{left_out_hint(stuck.names, self.modules)}; if the other operand broadcasts over the "
+                        f"units (a mask of shape [..., 1]), {declaration_hint(stuck.names, self.modules, reader)}")
+            else:
+                reader = _downstream_reader(stuck.node, self.modules, stuck.names)
+                hint = declaration_hint(stuck.names, self.modules, reader)
+            raise ConsumerNotFound(f"{where}; {hint}") from None
+
+    def _visit(self, node: fx.Node) -> None:
         tagged = [a for a in _node_args(node) if a in self.values]
         if node.op == "call_module" and isinstance(self.modules.get(node.target), RECURRENT):
             self._lstm_call(node, tagged)
@@ -214,6 +320,9 @@ class _ReaderSearch:
                 return None
             if isinstance(module, _UNIT_WISE_MODULES) and isinstance(value, _Features):
                 return value
+            if isinstance(module, _NORMALISATIONS):
+                raise _stuck(node, value, f"{NO_EXACT_SHRINK} ({type(module).__name__} over the units: its "
+                                          f"statistics and its per-unit weights change when units are removed)")
             raise _stuck(node, value, f"iss does not know how {type(module).__name__} treats the hidden units")
         if node.op == "call_function":
             target = node.target
@@ -235,6 +344,10 @@ class _ReaderSearch:
                 return value
             if node.target in _REDUCTIONS:
                 return _reduce(node, value, node.args[1:], node.kwargs)
+        if (node.target in _ELEMENTWISE and isinstance(value, _Features)
+                and any(isinstance(a, fx.Node) and a not in self.values for a in node.args)):
+            raise _stuck(node, value, f"{COUPLED} when the other operand has one entry per unit (a residual "
+                                      f"connection, a per-unit scale: their sizes must stay equal)")
         raise _stuck(node, value, "iss cannot tell how this treats the hidden units")
 
     def _getitem(self, node: fx.Node, value, index):
@@ -247,8 +360,8 @@ class _ReaderSearch:
             return _StateTensor(value.lstm)
         elif isinstance(value, _Padded):
             return value.features if index == 0 else None
-        elif isinstance(value, _StateTensor) and isinstance(index, int):
-            return _Features((self._state_row(value.lstm, index),), 2)
+        elif isinstance(value, _StateTensor) and isinstance(_state_row_index(index), int):
+            return _Features((self._state_row(value.lstm, _state_row_index(index)),), 2)
         elif isinstance(value, _Features):
             kept = _index_keeps_last_dim(index, value.ndim)
             if kept is not False:
@@ -276,6 +389,14 @@ class _ReaderSearch:
         lstm = self.lstms[name]
         layer, direction = divmod(row % (lstm.num_layers * _directions(lstm)), _directions(lstm))
         return name, layer, direction
+
+
+def _state_row_index(index):
+    """The row of h_n that ``h_n[index]`` takes whole: ``h[-2]``, ``h[-2, :, :]``, ``h[-2, ...]``."""
+    if isinstance(index, tuple) and index and isinstance(index[0], int) and all(
+            entry == slice(None) or entry is Ellipsis for entry in index[1:]):
+        return index[0]
+    return index
 
 
 def _directions(lstm: nn.LSTM) -> int:

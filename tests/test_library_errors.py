@@ -113,3 +113,74 @@ def test_an_output_whose_width_depends_on_removed_units_is_caught():
     kill_unit(model, families[0], 3)
     with pytest.raises(iss.NotExact, match=r"output\[1\] has shape \(6, 2, 7\) in the compact model"):
         iss.shrink(model, families, example_inputs=(torch.randn(6, 2, 5),))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.lstm, self.head = nn.Linear(5, 8), nn.LSTM(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.inp(x)
+        out, _ = self.lstm(x)
+        return self.head(out + x)
+
+
+class Normed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.norm, self.head = nn.LSTM(5, 8), nn.LayerNorm(8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(self.norm(out))
+
+
+@pytest.mark.parametrize("model, why", [(Residual, "coupled to other features .*residual"),
+                                        (Normed, "no exact shrink exists .*LayerNorm"),
+                                        (EncoderDecoder, "'enc' and 'dec' are coupled")])
+def test_models_with_no_exact_shrink_are_refused_with_a_reason(model, why):
+    with pytest.raises(iss.ConsumerNotFound, match=why) as error:
+        iss.components(model())
+    assert "leave" in str(error.value)  # the option that works: keep those units out of ISS
+
+
+@pytest.mark.parametrize("model", [Residual, Normed])
+def test_following_a_wrong_declaration_is_caught_by_the_exactness_check(model):
+    """Declaring the head anyway (the old hint) made a compact model that crashed on its first call."""
+    torch.manual_seed(0)
+    large = model()
+    families = iss.components(large, consumers={"lstm": "head"})
+    kill_unit(large, families[0], 2)
+    with pytest.raises(iss.NotExact, match="the compact model fails on the example inputs"):
+        iss.shrink(large, families, example_inputs=(torch.randn(4, 2, 5),))
+
+
+def test_the_hint_names_the_module_the_output_reaches():
+    class Projected(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.proj = nn.LSTM(5, 8), nn.Linear(8, 3)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.proj(torch.fft.rfft(out, dim=-1).real)  # user code iss cannot follow
+
+    with pytest.raises(iss.ConsumerNotFound) as error:
+        iss.components(Projected())
+    assert "consumers={'lstm': 'proj'}" in str(error.value)
+
+
+def test_module_path_packing_and_full_slices_of_the_state_are_traced():
+    class Packed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.head = nn.LSTM(5, 8, batch_first=True), nn.Linear(8, 3)
+
+        def forward(self, x, lengths):
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            _, (h, _) = self.lstm(packed)
+            return self.head(h[-1, :, :])
+
+    families = iss.components(Packed())
+    assert [part.param for part in families[0].parts][-1] == "head.weight"
