@@ -47,7 +47,9 @@ def components(model: nn.Module, consumers: dict | None = None, lstms: list[str]
     to_trace = {name: lstm for name, lstm in selected.items() if name not in consumers}
     if to_trace:
         readers.update(trace_readers(model, to_trace))
-    return [family for name in selected for family in lstm_families(modules, name, readers)]
+    families = [family for name in selected for family in lstm_families(modules, name, readers)]
+    _core.check_families(dict(model.named_parameters(remove_duplicate=False)), families, type(model).__name__)
+    return families
 
 
 def _selected_lstms(model: nn.Module, modules: dict[str, nn.Module], names: list[str] | None) -> dict[str, nn.LSTM]:

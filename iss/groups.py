@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from iss.errors import InvalidDescription
+from iss.errors import InvalidDescription, NotSupported
 
 # Added once per group inside the square root, as in the original code (spec 1.5):
 # keeps the gradient finite when a whole group is zero.
@@ -72,8 +72,9 @@ class Family:
 
 
 def _parameters_by_name(model: nn.Module, families: list[Family]) -> dict[str, torch.Tensor]:
-    """The model's parameters by name, after checking that ``families`` describe this model."""
-    params = dict(model.named_parameters())
+    """The model's parameters by name (tied ones under each of their names), after checking that
+    ``families`` describe this model."""
+    params = dict(model.named_parameters(remove_duplicate=False))
     check_families(params, families, type(model).__name__)
     return params
 
@@ -88,9 +89,20 @@ def check_families(params: dict[str, torch.Tensor], families: list[Family], mode
     and every family owns a whole dimension of at least one of its parts (an LSTM layer's gate rows
     [4h] or recurrent columns [h]), which ties its size to the layer's width: families built from
     another model of another width are refused here instead of cutting the wrong weights."""
+    names_of: dict[int, list[str]] = {}
+    for name, tensor in params.items():
+        names_of.setdefault(id(tensor), []).append(name)
     for family in families:
         whole = False
+        sliced = {part.param for part in family.parts + family.followers}
         for part in family.parts + family.followers:
+            tied = [name for name in names_of.get(id(params.get(part.param)), []) if name not in sliced]
+            if tied:
+                raise NotSupported(
+                    f"ISS family {family.name!r} cuts {part.param!r}, which is tied to {tied[0]!r} (the same "
+                    f"tensor): removing a unit would cut one and not the other, and tied weights couple the "
+                    f"units to the other module's dimensions, which iss cannot shrink yet; untie them to use "
+                    f"ISS: model.{part.param} = torch.nn.Parameter(model.{tied[0]}.detach().clone())")
             if part.param not in params:
                 raise InvalidDescription(f"ISS family {family.name!r} names parameter {part.param!r}, which "
                                          f"{model_name} does not have (it has: {sorted(params)})")
