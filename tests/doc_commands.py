@@ -41,6 +41,10 @@ HOW: dict[str, tuple[str, str | None]] = {
     "snakemake --cores 8 --configfile config/config.yaml my.yaml": ("dry", None),
     "snakemake --cores 1 resources/data/ptb/ptb.train.txt resources/data/squad/dev-v1.1.json "
     "resources/data/squad/train-v1.1.json resources/data/glove/glove.6B.100d.txt --config scale=paper": ("dry", None),
+    "iss train --table table1 --row baseline --restart": ("help", None),
+    "iss fetch-data ptb": ("run", None),
+    "iss --help": ("run", None),
+    "iss compare --check-only": ("run", None),
     "pytest -m slow": ("collect", None),
     "ISS_DATA_MIRROR=../shared/data pytest -m data": ("collect", None),
     "python benchmarks/ptb_speed.py --rounds 10": ("help", None),

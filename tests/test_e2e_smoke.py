@@ -203,7 +203,8 @@ def test_one_page_report(smoke_run):
 def test_every_documented_command_runs_as_written_on_the_smoke_run(smoke_run):
     """The commands of README.md and docs/ (tests/doc_commands.py), block by block in page order, in
     the finished smoke workspace: as written, or as a dry run where they would train or download."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))
     ran = []
     for block in all_blocks():
         steps = [executed(c, HOW[c][0]) for c in block.commands
