@@ -187,6 +187,9 @@ def _resized_module(name: str, module: nn.Module, state: dict[str, torch.Tensor]
     factory = dict(device=next(module.parameters()).device, dtype=next(module.parameters()).dtype)
     if isinstance(module, (nn.LSTM, nn.GRU)):
         w_ih, w_hh = state[_param(name, "weight_ih_l0")], state[_param(name, "weight_hh_l0")]
+        if w_hh.shape[1] == 0:
+            raise NotSupported(f"shrink: every unit of {type(module).__name__} {name!r} was removed, and a "
+                               f"recurrent module with no units cannot be built; lower lambda or the threshold")
         return type(module)(w_ih.shape[1], w_hh.shape[1], num_layers=module.num_layers, bias=module.bias,
                             batch_first=module.batch_first, dropout=module.dropout,
                             bidirectional=module.bidirectional, **factory)

@@ -1,5 +1,5 @@
 """`iss` as a library: the wheel built from this tree installs into a fresh venv with torch alone
-and runs the README example there (no snakemake, pandas or matplotlib installed)."""
+and runs the library guide's first example (docs/library.md) there (no snakemake, pandas or matplotlib installed)."""
 import subprocess
 import sys
 import venv

@@ -1,18 +1,35 @@
-"""The README's library example runs as printed: train with the penalty, shrink, equal outputs."""
+"""The library guide's examples (docs/library.md) run as printed: train with the penalty, shrink,
+equal outputs (the shrink's own exactness check, and the LSTM example's assert)."""
 import ast
 import subprocess
 import sys
 
-from readme_blocks import library_example
+from readme_blocks import gru_example, library_example
+
+
+def run_example(tmp_path, code: str) -> str:
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def surviving_units(stdout: str) -> dict:
+    lines = dict(line.split(":", 1) for line in stdout.splitlines() if line.startswith("surviving units"))
+    return ast.literal_eval(lines["surviving units"].strip())
 
 
 def test_readme_library_example_runs(tmp_path):
-    script = tmp_path / "example.py"
-    script.write_text(library_example())
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    stdout = run_example(tmp_path, library_example())
     # The example removes units (its point) and reports a speedup; its own assert checks equal outputs.
-    lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if line.startswith("surviving units"))
-    surviving = ast.literal_eval(lines["surviving units"].strip())
-    assert all(0 < size < 192 for size in surviving.values()), done.stdout
-    assert "speedup" in done.stdout
+    assert all(0 < size < 192 for size in surviving_units(stdout).values()), stdout
+    assert "speedup" in stdout
+
+
+def test_gru_example_runs_and_removes_units(tmp_path):
+    stdout = run_example(tmp_path, gru_example())
+    surviving = surviving_units(stdout)
+    assert set(surviving) == {"gru.l0", "gru.l0_reverse"}
+    assert all(0 < size < 64 for size in surviving.values()), stdout
+    assert f"GRU(16, {max(surviving.values())}, " in stdout, stdout  # one size per nn.GRU: the larger
