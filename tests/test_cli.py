@@ -54,3 +54,11 @@ def test_registering_a_table_with_a_step_the_protocol_lacks_is_refused():
     with pytest.raises(ValueError, match="unknown steps"):
         registry.register(registry.Table(name="toy", rows=lambda c: ["a"], seeds=None, steps={"deploy": "x:y"}))
     assert "toy" not in registry.TABLES
+
+
+def test_outside_a_project_folder_the_harness_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    """The harness reads config/ and workflow/ from the working directory, never from where the
+    package is installed: elsewhere it says so in one line."""
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, ["check-config"])
+    assert f"config/config.yaml does not exist in the working directory {tmp_path}" in err
