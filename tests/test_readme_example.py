@@ -3,6 +3,10 @@ equal outputs (the shrink's own exactness check, and the LSTM example's assert).
 import ast
 import subprocess
 import sys
+import warnings
+
+import pytest
+import torch
 
 from readme_blocks import gru_example, library_example
 
@@ -33,3 +37,16 @@ def test_gru_example_runs_and_removes_units(tmp_path):
     assert set(surviving) == {"gru.l0", "gru.l0_reverse"}
     assert all(0 < size < 64 for size in surviving.values()), stdout
     assert f"GRU(16, {max(surviving.values())}, " in stdout, stdout  # one size per nn.GRU: the larger
+
+
+@pytest.mark.parametrize("example, inputs", [(library_example, "tokens"), (gru_example, "x")])
+def test_the_guides_compact_models_export_with_torch_export(example, inputs, capsys):
+    """The shrunk model is a plain module of standard layers: torch.export takes it as it is."""
+    namespace: dict = {"__name__": "example"}
+    exec(compile(example(), "example.py", "exec"), namespace)
+    compact, x = namespace["compact"].eval(), namespace[inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's own note on nn.RNNBase._flat_weights
+        exported = torch.export.export(compact, (x,))
+    with torch.no_grad():
+        assert torch.allclose(exported.module()(x), compact(x), atol=1e-6)
