@@ -121,19 +121,22 @@ _ELEMENTWISE = (operator.add, operator.sub, operator.mul, operator.truediv, torc
                 torch.div, "add", "sub", "mul", "div")
 
 
+def _keep_the_others(modules: dict[str, nn.Module], excluded) -> str:
+    """The call that runs ISS on every LSTM/GRU except ``excluded``, or why there is none."""
+    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in excluded]
+    return f"iss.components(model, lstms={rest!r})" if rest else "this model has no other LSTM or GRU to shrink"
+
+
 def left_out_hint(names, modules: dict[str, nn.Module]) -> str:
     """What to do when a module's units cannot be removed exactly: leave it out of ISS."""
-    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in names]
-    keep = (f"iss.components(model, lstms={rest!r})" if rest
-            else "this model has no other LSTM or GRU to shrink")
+    keep = _keep_the_others(modules, names)
     return (f"iss cannot shrink {', '.join(map(repr, names))} exactly: leave it out of ISS ({keep}), or change "
             f"the model so that only nn.Linear / nn.LSTM / nn.GRU modules read its units")
 
 
 def coupled_hint(names, other: str, modules: dict[str, nn.Module]) -> str:
     """An LSTM's state handed to another as its initial state ties their sizes (coupled units)."""
-    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in (*names, other)]
-    keep = f"iss.components(model, lstms={rest!r})" if rest else "no other LSTM or GRU of this model to shrink"
+    keep = _keep_the_others(modules, (*names, other))
     return (f"the units of {', '.join(map(repr, names))} and {other!r} are coupled and iss cannot shrink "
             f"coupled units yet: leave both out of ISS ({keep})")
 
@@ -227,10 +230,6 @@ class _Stuck(Exception):
         self.node, self.names, self.why = node, _lstms_in(value), why
 
 
-def _stuck(node: fx.Node, value, why: str) -> _Stuck:
-    return _Stuck(node, value, why)
-
-
 def _downstream_reader(node: fx.Node, modules: dict[str, nn.Module], names) -> str | None:
     """The first nn.Linear / nn.LSTM / nn.GRU call that ``node``'s value flows into (breadth first)."""
     queue, seen = [node], set()
@@ -294,7 +293,7 @@ class _ReaderSearch:
             elif isinstance(value, (_State, _StateTensor)) and value.lstm == node.target:
                 pass  # the LSTM's own state fed back in: it shrinks with the LSTM
             else:
-                raise _stuck(node, value, "it is passed as an LSTM's initial state, which would tie two sizes")
+                raise _Stuck(node, value, "it is passed as an LSTM's initial state, which would tie two sizes")
         if node.target in self.lstms:
             packed = isinstance(first, fx.Node) and (
                 first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
@@ -312,7 +311,7 @@ class _ReaderSearch:
         if node.op == "output":
             if isinstance(value, (_State, _StateTensor)):
                 return None  # returned state: the caller feeds it back, it shrinks with the LSTM
-            raise _stuck(node, value, "the features are returned by forward()")
+            raise _Stuck(node, value, "the features are returned by forward()")
         if node.op == "call_module":
             module = self.modules[node.target]
             if isinstance(module, nn.Linear) and isinstance(value, _Features) and first_is_tagged:
@@ -321,9 +320,9 @@ class _ReaderSearch:
             if isinstance(module, _UNIT_WISE_MODULES) and isinstance(value, _Features):
                 return value
             if isinstance(module, _NORMALISATIONS):
-                raise _stuck(node, value, f"{NO_EXACT_SHRINK} ({type(module).__name__} over the units: its "
+                raise _Stuck(node, value, f"{NO_EXACT_SHRINK} ({type(module).__name__} over the units: its "
                                           f"statistics and its per-unit weights change when units are removed)")
-            raise _stuck(node, value, f"iss does not know how {type(module).__name__} treats the hidden units")
+            raise _Stuck(node, value, f"iss does not know how {type(module).__name__} treats the hidden units")
         if node.op == "call_function":
             target = node.target
             if target is operator.getitem:
@@ -346,9 +345,9 @@ class _ReaderSearch:
                 return _reduce(node, value, node.args[1:], node.kwargs)
         if (node.target in _ELEMENTWISE and isinstance(value, _Features)
                 and any(isinstance(a, fx.Node) and a not in self.values for a in node.args)):
-            raise _stuck(node, value, f"{COUPLED} when the other operand has one entry per unit (a residual "
+            raise _Stuck(node, value, f"{COUPLED} when the other operand has one entry per unit (a residual "
                                       f"connection, a per-unit scale: their sizes must stay equal)")
-        raise _stuck(node, value, "iss cannot tell how this treats the hidden units")
+        raise _Stuck(node, value, "iss cannot tell how this treats the hidden units")
 
     def _getitem(self, node: fx.Node, value, index):
         if isinstance(value, _LSTMResult):
@@ -366,7 +365,7 @@ class _ReaderSearch:
             kept = _index_keeps_last_dim(index, value.ndim)
             if kept is not False:
                 return _Features(value.segments, kept)
-        raise _stuck(node, value, f"the index {index!r} may select hidden units")
+        raise _Stuck(node, value, f"the index {index!r} may select hidden units")
 
     def _concatenate(self, node: fx.Node):
         tensors = node.args[0]
@@ -374,10 +373,10 @@ class _ReaderSearch:
         parts = [self.values.get(t) for t in tensors]
         tagged = next(p for p in parts if p is not None)
         if not all(isinstance(p, _Features) and p.ndim is not None for p in parts):
-            raise _stuck(node, tagged, "it is concatenated with features iss cannot size")
+            raise _Stuck(node, tagged, "it is concatenated with features iss cannot size")
         ndim = parts[0].ndim
         if dim % ndim != ndim - 1 or any(p.ndim != ndim for p in parts):
-            raise _stuck(node, tagged, "the concatenation is not along the last dimension")
+            raise _Stuck(node, tagged, "the concatenation is not along the last dimension")
         return _Features(tuple(key for p in parts for key in p.segments), ndim)
 
     def _top_segments(self, name: str) -> tuple[FamilyKey, ...]:
@@ -425,8 +424,8 @@ def _reduce(node: fx.Node, value: "_Features", args, kwargs):
     dim = kwargs.get("dim", args[0] if args else None)
     keepdim = kwargs.get("keepdim", args[1] if len(args) > 1 else False)
     if dim is None or value.ndim is None:
-        raise _stuck(node, value, "a reduction without a dimension (or of unknown shape) mixes the units")
+        raise _Stuck(node, value, "a reduction without a dimension (or of unknown shape) mixes the units")
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     if any(d % value.ndim == value.ndim - 1 for d in dims):
-        raise _stuck(node, value, "the reduction runs over the hidden units")
+        raise _Stuck(node, value, "the reduction runs over the hidden units")
     return _Features(value.segments, value.ndim if keepdim else value.ndim - len(dims))

@@ -5,6 +5,8 @@ Each subclass also derives from the built-in exception it used to be, so code th
 """
 from __future__ import annotations
 
+import math
+
 
 class ISSError(Exception):
     """Anything iss refuses to do, with a message that says why and what to do instead."""
@@ -41,6 +43,6 @@ def check_nonnegative(name: str, value: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidArgument(f"{name} must be a number >= 0, got {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")) or number < 0:
+    if not math.isfinite(number) or number < 0:
         raise InvalidArgument(f"{name} must be a finite number >= 0, got {value!r}")
     return number

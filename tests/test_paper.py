@@ -14,11 +14,9 @@ from iss_harness.paper.tables import (
     TOLERANCE_KINDS,
     PaperTablesError,
     UnknownKeyError,
-    format_like,
-    format_number,
     load_paper_tables,
-    parse_printed,
 )
+from iss_harness.render import format_like, format_number, parse_printed
 
 # Every printed cell of paper/tables.txt, row by row in the paper's order (copied by hand from
 # tables.txt; perplexity pairs and ISS-size pairs split into two columns).

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 
-from iss_harness.paper.tables import SCALES, SUFFIX_UNITS, PaperCell, PaperTables, format_number, parse_printed
+from iss_harness.paper.tables import SCALES, PaperCell, PaperTables
+from iss_harness.render import SUFFIX_UNITS, format_number, parse_printed
 from iss_harness.render import MISSING
 
 SETTINGS = ("this_run", "paper_sizes")

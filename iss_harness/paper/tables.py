@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 
-from iss_harness.render import SUFFIX_UNITS, format_like, format_number, parse_printed  # noqa: F401
+from iss_harness.render import format_like, parse_printed
 from iss_harness.config import key_path, read_yaml, schema_errors
 
 SCALES = ("smoke", "mid", "paper")
@@ -39,8 +39,7 @@ class UnknownKeyError(KeyError):
         return str(self.args[0])
 
 
-# Numbers as the paper prints them live in iss_harness.render (format_number, parse_printed,
-# format_like); re-exported here for the paper file's readers.
+# Numbers as the paper prints them (format_number, parse_printed, format_like): iss_harness.render.
 
 
 # --- cells and checks -------------------------------------------------------------------------
