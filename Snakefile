@@ -5,8 +5,11 @@
 import json
 import os
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
+from iss_harness.config import validate
+from iss_harness.paper.tables import load_paper_tables
+from iss_harness.tables import load_tables, paper_files
 from iss_harness.tasks.paths import run_dir, scale_root, table_dir
 
 min_version("9.0")
@@ -18,7 +21,9 @@ CONFIG_FILE = "config/config.yaml"
 configfile: CONFIG_FILE
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# workflow/schemas/config.schema.yaml, except the blocks of `extra_tables` (each table's own schema,
+# checked by load_tables below).
+validate(config, CONFIG_FILE)
 
 SCALE = config["scale"]
 # The results tree of iss_harness.tasks.paths (results/<scale>/<table>/<row>[/seed<N>]), as rule patterns.
@@ -47,9 +52,17 @@ wildcard_constraints:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/table1.smk"
-include: "workflow/rules/table2.smk"
-include: "workflow/rules/table3.smk"
+# One rule file per registered table (iss_harness.tables): the paper's Tables 1-3, Table 1's
+# trade-off sweep, and any the config's `extra_tables` adds.
+TABLES = load_tables(config)
+# The tables with paper cells (config/paper_tables.yaml and each extra table's own file) are compared.
+PAPER_CELLS = [PAPER_TABLES, *paper_files()]
+COMPARED_TABLES = list(load_paper_tables(extra=paper_files()).tables)
+for rule_file in [table.rules for table in TABLES.values() if table.rules]:
+
+    include: rule_file
+
+
 include: "workflow/rules/sparsity_speed.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"

@@ -21,7 +21,7 @@ from iss_harness.models.rhn import RHNLanguageModel
 from iss_harness.data.ptb import batchify
 from iss_harness.tasks.timing import lm_inference
 from iss_harness.tasks.train_lm import Schedule, TrainConfig, train_epoch
-from iss_harness.tasks.train_bidaf import thresholded_parameters
+from iss_harness.tables.table3.train import thresholded_parameters
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
-from iss_harness.config import scale_settings, table2_rows, table_seeds
-from iss_harness.tasks.table3_config import table3_rows
+from iss_harness.config import scale_settings, table_seeds
+from iss_harness.tables.table2.rows import table2_rows
+from iss_harness.tables.table3.rows import table3_rows
 
 # PTB training tokens with one <eos> per line (../shared/data/ptb/README.md).
 PTB_TRAIN_TOKENS = 929_589

@@ -16,7 +16,7 @@ from _cli import main
 from iss_harness.tasks import timing
 from iss.counting import cost_summary
 from iss_harness.models.lstm_lm import LSTMLanguageModel
-from iss_harness.tasks.table1 import PAPER_VOCAB, paper_sizes
+from iss_harness.tables.table1.experiment import PAPER_VOCAB, paper_sizes
 
 
 def training_overhead(rounds: int, threads: int) -> None:

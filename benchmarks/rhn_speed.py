@@ -17,7 +17,7 @@ from _cli import main
 from iss_harness.tasks import timing
 from iss.counting import cost_summary
 from iss_harness.models.rhn import RHNLanguageModel
-from iss_harness.tasks.table2 import PAPER_VOCAB, paper_widths
+from iss_harness.tables.table2.experiment import PAPER_VOCAB, paper_widths
 
 ISS_DROPOUT = {"x": 0.15, "i": 0.45, "h": 0.15, "o": 0.45}
 

@@ -1,17 +1,17 @@
 """The one command-line tool every Snakemake rule calls: ``iss <command> ...``.
 
-    iss check-config                          validate the configuration files
+    iss check-config                          validate the configuration files; list the tables and their steps
     iss fetch-data ptb|squad|glove [--file N] verified data files (mirror or download; squad/glove: what
                                               the scale's Table 3 needs)
     iss prepare  --table table3               split (small scales), tokenise and encode SQuAD once
     iss train    --table table1 --row iss_a   train one row (resumes from its checkpoint)
     iss train    --table table2 --row lambda_0.005 --seed 1234
     iss evaluate --table table1 --row iss_a   shrink, check lossless, perplexity, cost
-    iss time     --table table1|table2 --sizes learned|paper
-    iss report   --table table1|table2        results/<table>.csv, reports/<table>.{md,tex}
-    iss figures  --table table1|table2        reports/figures/*.{png,pdf}
-    iss time     --table table1 --sizes pareto  the trade-off sweep's compact models against the baseline
-    iss pareto                                results/<scale>/table1/pareto.csv, reports/figures/table1_pareto.*
+    iss time     --table table1|table2|table3 --sizes learned|paper
+    iss report   --table table1|table2|table3 results/<table>.csv, reports/<table>.{md,tex}
+    iss figures  --table table1|table2|table3 reports/figures/*.{png,pdf}
+    iss time     --table table1_pareto --sizes learned  the trade-off sweep's compact models against the baseline
+    iss report   --table table1_pareto        results/<scale>/table1/pareto.csv, reports/figures/table1_pareto.*
     iss compare  [--no-fail]                  reports/comparison.md, results/comparison.csv; exit 1
                                               when a check that applies at this scale fails
     iss summary  [--pdf]                      reports/report.md and reports/report.tex: the page to open
@@ -36,7 +36,7 @@ import torch
 from iss_harness.config import ConfigError, load_config
 from iss_harness.data.fetch import DataError
 from iss_harness.io import UnreadableFile
-from iss_harness import registry
+from iss_harness.tables import registry
 from iss_harness.tasks.paths import ExperimentError
 from iss_harness.tasks.train_lm import TrainingDiverged
 
@@ -72,7 +72,9 @@ def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
 
 
 def _table_row(parser: argparse.ArgumentParser, row: bool = True) -> None:
-    parser.add_argument("--table", choices=list(registry.TABLES), required=True)
+    parser.add_argument("--table", required=True,
+                        help="a registered table: table1, table1_pareto, table2, table3 and the config's "
+                             "extra_tables (iss check-config lists them with their steps)")
     if row:
         parser.add_argument("--row", required=True)
         parser.add_argument("--seed", type=int, default=None,
@@ -103,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     timing = commands.add_parser("time", help="interleaved latency: baseline vs compact models")
     _table_row(timing, row=False)
     timing.add_argument("--sizes", required=True,
-                        help="learned: this run's table rows; paper: the paper's sizes; pareto: table1's "
-                             "sweep (a table refuses sizes it does not have)")
+                        help="learned: this run's rows; paper: the paper's sizes with random weights "
+                             "(a table refuses sizes it does not have)")
     _common(timing)
     report = commands.add_parser("report", help="write the table's csv, markdown and LaTeX")
     _table_row(report, row=False)
@@ -112,8 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="training curves and the ISS weight-sparsity picture")
     _table_row(figures, row=False)
     _common(figures)
-    _common(commands.add_parser("pareto", help="table1's trade-off: results/<scale>/table1/pareto.csv and "
-                                                "reports/figures/table1_pareto.{png,pdf}"))
     compare = commands.add_parser("compare", help="every reproduced number and claim against the paper")
     compare.add_argument("--no-fail", action="store_true",
                          help="write the comparison and exit 0 even when a check fails (the report rule)")
@@ -150,13 +150,16 @@ def run(args: argparse.Namespace) -> None:
     config = load_config(config_files, overrides=overrides)
     threads = args.threads or config["runtime"]["threads"]
     torch.set_num_threads(threads)
+    tables = registry.load_tables(config)
     if args.command == "check-config":
         print(f"configuration valid; scale {config['scale']}")
+        for table in tables.values():
+            print(f"  {table.name}: {', '.join(table.step_names())}")
         return
     if args.command == "fetch-data":
         from iss_harness.data.fetch import fetch, resolve_mirror
         if args.dataset in ("squad", "glove"):
-            from iss_harness.tasks.table3_data import fetch_table3_data
+            from iss_harness.tables.table3.data import fetch_table3_data
             files = fetch_table3_data(config, args.dataset, args.file)
         else:
             files = fetch(args.dataset, Path(config["data"]["dir"]) / args.dataset,
@@ -166,13 +169,14 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.command == "compare":
         from iss_harness.paper import compare
+        from iss_harness.paper.tables import load_paper_tables
         scale = None if args.all_scales else config["scale"]
         if args.check_only:
-            comparison = compare.compare(args.results, scale)
+            comparison = compare.compare(args.results, scale, load_paper_tables(extra=registry.paper_files()))
             print(f"iss compare: {comparison.summary()}")
             status = comparison.exit_code
         else:
-            status = compare.run(args.results, args.reports, scale)
+            status = compare.run(args.results, args.reports, scale, extra_paper=registry.paper_files())
         if status == 2 or (status and not args.no_fail):
             raise ComparisonFailed(f"a reproduced number or claim is outside its tolerance (exit {status}); "
                                    f"see {args.reports / 'comparison.md'}")
@@ -186,11 +190,6 @@ def run(args: argparse.Namespace) -> None:
             except report_latex.LatexError as err:
                 raise ExperimentError(str(err)) from None
         for path in paths:
-            print(f"wrote {path}")
-        return
-    if args.command == "pareto":
-        from iss_harness.reporting import pareto
-        for path in pareto.build(config, args.results, args.reports):
             print(f"wrote {path}")
         return
     if args.command == "sparsity-speed":
@@ -208,8 +207,9 @@ def run(args: argparse.Namespace) -> None:
     seed = table.check_run(config, row, args.seed) if row is not None else None
     made = step(config, registry.Request(results=args.results, reports=args.reports, row=row, seed=seed,
                                          restart=getattr(args, "restart", False)))
-    if args.command in ("prepare", "figures"):  # they return what they wrote
-        for path in made if isinstance(made, list) else [made]:
+    written = made if isinstance(made, list) else [made]
+    for path in written:
+        if isinstance(path, Path):  # steps that write files return them
             print(f"wrote {path}")
 
 

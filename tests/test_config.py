@@ -84,7 +84,7 @@ def test_snakemake_dry_run_lists_the_table1_dag():
 def test_paper_scale_dag_and_geometry_without_training():
     """The paper scale runs the same rules; its models have the published geometry."""
     from iss import counting
-    from iss_harness.tasks import table1
+    from iss_harness.tables.table1 import experiment as table1
     env_bin = Path(sys.executable).parent
     done = subprocess.run([str(env_bin / "snakemake"), "-n", "--forceall", "--config", "scale=paper"], cwd=REPO,
                           capture_output=True, text=True)

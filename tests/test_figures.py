@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from iss.groups import mask_removed_
-from iss_harness.reporting.figures import plot_training_curves, write_table1_figures
+from iss_harness.tables.table1.figures import plot_training_curves, write_table1_figures
 from iss_harness.reporting.figures_sparsity import downsample_strides, plot_lstm_sparsity, removed_stripes, tf_kernel
 from iss_harness.models.lstm_lm import LSTMLanguageModel
 from iss_harness.tasks.lm import save_model

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from iss_harness import io
-from iss_harness.tasks import lm, table3_data, train_lm
+from iss_harness.tasks import lm, train_lm
+from iss_harness.tables.table3 import data as table3_data
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

@@ -14,7 +14,8 @@ LAYERS = [
     ("paper", ("iss_harness.paper",)),
     ("tasks", ("iss_harness.tasks",)),
     ("reporting", ("iss_harness.reporting",)),
-    ("command line", ("iss_harness.registry", "iss_harness.cli", "iss_harness.command")),
+    ("tables", ("iss_harness.tables",)),
+    ("command line", ("iss_harness.cli", "iss_harness.command")),
 ]
 
 
@@ -40,7 +41,7 @@ def imports(path: Path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module != "iss_harness":  # the bare package: what counts is the module imported
                 found += [(node.lineno, node.module)]
-            # `from iss_harness import registry` imports the module iss_harness.registry
+            # `from iss_harness import tables` imports the module iss_harness.tables
             found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names
                       if layer_of(f"{node.module}.{alias.name}") != layer_of(node.module)]
     return found

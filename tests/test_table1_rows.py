@@ -5,8 +5,8 @@ import torch
 from iss_harness.config import ConfigError
 from iss_harness.tasks.lm import ExperimentError, save_model
 from iss_harness.models.lstm_lm import LSTMLanguageModel
-from iss_harness.tasks.table1 import row_dir, start_from_row
-from iss_harness.tasks.table1_rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
+from iss_harness.tables.table1.experiment import row_dir, start_from_row
+from iss_harness.tables.table1.rows import all_rows, paper_row, pareto_rows, row_label, start_row, table_rows
 
 STEP = {"kind": "step", "lr": 1.0, "factor": 0.3, "every": 2}
 

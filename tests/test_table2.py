@@ -9,10 +9,11 @@ import pytest
 
 from iss import counting
 
-from iss_harness.tasks import table2
-from iss_harness.config import load_config, table2_rows, table2_seeds
+from iss_harness.tables.table2 import experiment as table2
+from iss_harness.config import load_config
+from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 from iss_harness.tasks.lm import ExperimentError
-from iss_harness.reporting.figures_rhn import write_table2_figures
+from iss_harness.tables.table2.figures import write_table2_figures
 from iss_harness.paper.tables import paired_paper_rows
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,20 +16,20 @@ from iss import counting
 
 from iss_harness.data import squad, squad_metric
 
-from iss_harness.tasks import table3
+from iss_harness.tables.table3 import experiment as table3
 
-from iss_harness.tasks import train_bidaf
+from iss_harness.tables.table3 import train as train_bidaf
 from iss.groups import removed_components
 from iss_harness.config import ConfigError, load_config
 from iss_harness.data.fetch import DataError
 from iss_harness.tasks.lm import load_model
 from iss_harness.tasks.paths import UnknownRun
-from iss_harness.reporting.figures_bidaf import plot_group_norms, write_bidaf_figures
+from iss_harness.tables.table3.figures import plot_group_norms, write_bidaf_figures
 from iss_harness.models.bidaf import FAMILIES, BiDAF
 from iss_harness.paper.tables import paired_paper_rows
-from iss_harness.reporting.table3 import build
-from iss_harness.tasks.table3_data import fetch_table3_data, load_prepared, prepare, split_dev
-from iss_harness.tasks.table3_config import row_lambda, table3_rows
+from iss_harness.tables.table3.report import build
+from iss_harness.tables.table3.data import fetch_table3_data, load_prepared, prepare, split_dev
+from iss_harness.tables.table3.rows import row_lambda, table3_rows
 
 REPO = Path(__file__).resolve().parent.parent
 

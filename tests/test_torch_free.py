@@ -15,14 +15,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TORCH_FREE = (
-    "iss_harness.config", "iss_harness.io", "iss_harness.provenance", "iss_harness.render", "iss_harness.registry",
-    "iss_harness.tasks.paths", "iss_harness.tasks.table1_rows", "iss_harness.tasks.table2_rows",
-    "iss_harness.tasks.table3_config", "iss_harness.tasks.sparsity_kinds", "iss_harness.tasks.training",
+    "iss_harness.config", "iss_harness.io", "iss_harness.provenance", "iss_harness.render", "iss_harness.tables",
+    "iss_harness.tables.table1", "iss_harness.tables.table1_pareto", "iss_harness.tables.table2", "iss_harness.tables.table3",
+    "iss_harness.tasks.paths", "iss_harness.tables.table1.rows", "iss_harness.tables.table2.rows",
+    "iss_harness.tables.table3.rows", "iss_harness.tasks.sparsity_kinds", "iss_harness.tasks.training",
     "iss_harness.paper.compare", "iss_harness.paper.claims", "iss_harness.paper.results", "iss_harness.paper.tables",
-    "iss_harness.reporting.pareto", "iss_harness.reporting.report", "iss_harness.reporting.table1",
-    "iss_harness.reporting.table2", "iss_harness.reporting.table3", "iss_harness.reporting.report_markdown",
+    "iss_harness.tables.table1_pareto.report", "iss_harness.reporting.report", "iss_harness.tables.table1.report",
+    "iss_harness.tables.table2.report", "iss_harness.tables.table3.report", "iss_harness.reporting.report_markdown",
     "iss_harness.reporting.report_latex", "iss_harness.reporting.table_files", "iss_harness.reporting.figures_speed",
-    "iss_harness.reporting.figures_rhn", "iss_harness.reporting.figures_bidaf",
+    "iss_harness.tables.table2.figures", "iss_harness.tables.table3.figures",
 )
 
 

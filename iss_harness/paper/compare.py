@@ -310,7 +310,8 @@ def _csv_text(records: list[dict[str, Any]]) -> str:
 
 
 def run(results_dir: str | Path, reports_dir: str | Path, scale: str | None = None, *,
-        claims_path: str | Path | None = None, paper_path: str | Path | None = None) -> int:
+        claims_path: str | Path | None = None, paper_path: str | Path | None = None,
+        extra_paper: list[str | Path] = ()) -> int:
     """Compare, write ``reports/comparison.md`` and ``results/comparison.csv`` (atomically), print
     the summary; 0 when nothing applicable failed, 1 otherwise, 2 for an invalid paper or claims
     file (with a message, no traceback)."""
@@ -318,7 +319,7 @@ def run(results_dir: str | Path, reports_dir: str | Path, scale: str | None = No
         print(f"iss compare: error: unknown scale {scale!r}: expected one of {', '.join(SCALES)}", file=sys.stderr)
         return 2
     try:
-        paper = load_paper_tables(paper_path)
+        paper = load_paper_tables(paper_path, extra_paper)
         claims = load_claims(claims_path, paper)
         comparison = compare(results_dir, scale, paper, claims)
     except (PaperTablesError, ClaimsError) as error:

@@ -21,15 +21,15 @@ SETTINGS = ("this_run", "paper_sizes")
 REQUIRED_COLUMNS = ("scale", "setting", "row", "metric", "reproduced")
 
 # Result metrics that are not paper columns (a paper column's key is always a valid metric name);
-# claims may name these or paper column keys. Table 1: iss_harness/reporting/table1.py. Tables 2 and 3:
+# claims may name these or paper column keys. Table 1: iss_harness/tables/table1/report.py. Tables 2 and 3:
 # their report steps are expected to name metrics after the paper columns (width,
 # perplexity_valid, parameters; em, f1, weights, ...).
 EXTRA_METRICS = {
     "table1": ("keep_prob", "lambda", "mult_add_reduction_gemm", "fastest_path"),
     "table2": ("trained_width", "mult_add_reduction", "mult_add_reduction_gemm", "total_time_ms", "speedup",
-               "fastest_path"),  # iss_harness/tasks/table2.py's metrics.json and timing (its report step is not written yet)
+               "fastest_path"),  # iss_harness/tables/table2/experiment.py's metrics.json and timing (its report step is not written yet)
     "table3": ("lambda", "speedup", "weights_exact", "em_before_shrink", "f1_before_shrink",
-               "shrink_max_abs_logprob_error", "iss_variant"),  # iss_harness/reporting/table3.py
+               "shrink_max_abs_logprob_error", "iss_variant"),  # iss_harness/tables/table3/report.py
 }
 
 

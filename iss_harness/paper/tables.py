@@ -187,10 +187,23 @@ class PaperTables:
 # --- loading and validation -------------------------------------------------------------------
 
 
-def load_paper_tables(path: str | Path | None = None) -> PaperTables:
+def load_paper_tables(path: str | Path | None = None, extra: list[str | Path] = ()) -> PaperTables:
     """Read and validate the paper tables file (default: ``config/paper_tables.yaml``): its shape
-    against ``workflow/schemas/paper_tables.schema.yaml``, then what a schema cannot say."""
+    against ``workflow/schemas/paper_tables.schema.yaml``, then what a schema cannot say.
+    ``extra``: the cells files of tables added beside the paper's (a table package's ``paper``
+    file, same format), merged in; a table named twice is an error naming both files."""
     path = Path(path) if path is not None else DEFAULT_PATH
+    merged = _read_tables(path)
+    for other in map(Path, extra):
+        more = _read_tables(other)
+        clash = sorted(set(more.tables) & set(merged.tables))
+        if clash:
+            raise PaperTablesError(f"{other}: table {clash[0]!r} is already in {path}")
+        merged.tables.update(more.tables)
+    return merged
+
+
+def _read_tables(path: Path) -> PaperTables:
     data = read_yaml(path, PaperTablesError, "paper tables file")
     errors = schema_errors(data, SCHEMA_PATH)
     if errors:

@@ -1,7 +1,7 @@
 """What the three table reports share: the tidy frame they collect, reading a value back out of it,
 the provenance checks of every training run, and the files they write.
 
-Each table's report (``iss_harness.reporting.table1/2/3``) collects one record per (setting, row, seed,
+Each table's report (``iss_harness.tables.table1.report/2/3``) collects one record per (setting, row, seed,
 metric), then lays out two tables: "this run" (the models trained at the selected scale) and "at
 the paper's sizes" (the published geometry with random weights). ``write_table_files`` writes
 ``results/<table>.csv`` and ``reports/<table>.{md,tex}`` from them, atomically.

@@ -2,7 +2,7 @@
 
 ``TrainingSettings`` is the base of the language models' ``TrainConfig`` (epochs of BPTT windows,
 ``iss_harness.tasks.train_lm``) and BiDAF's ``QATrainConfig`` (optimiser steps,
-``iss_harness.tasks.train_bidaf``). Its ``run_digest`` is the one identity of a run: every setting
+``iss_harness.tables.table3.train``). Its ``run_digest`` is the one identity of a run: every setting
 except those that cannot change the weights (``NOT_WEIGHTS``: validation and checkpointing), plus
 what else decides the run (model geometry, data, starting weights). A checkpoint resumes only the run
 whose digest it carries.

@@ -1,8 +1,8 @@
 # Functions and settings shared by the files of rules, which hold only rules (snakemake --lint).
 # Input functions take the job's wildcards; "settings" functions return the repr of every config
 # value that decides a job's result, as a Snakemake param, so that a change reruns exactly those jobs.
-from iss_harness.tasks.table1_rows import all_rows, start_row
-from iss_harness.tasks.table3_config import row_lambda
+from iss_harness.tables.table1.rows import all_rows, start_row
+from iss_harness.tables.table3.rows import row_lambda
 
 TABLE3 = config["scales"][SCALE]["table3"]
 TABLE1_DIR = str(table_dir("results", config, "table1"))

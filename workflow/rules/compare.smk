@@ -6,10 +6,8 @@ CLAIMS = "config/claims.yaml"
 
 rule compare:
     input:
-        rules.table1_report.output.csv,
-        rules.table2_report.output.csv,
-        rules.table3_report.output.csv,
-        PAPER_TABLES,
+        [f"results/{table}.csv" for table in COMPARED_TABLES],
+        PAPER_CELLS,
         CLAIMS,
     output:
         markdown=report("reports/comparison.md", category="Comparison with the paper",

@@ -3,12 +3,9 @@
 #   snakemake --report reports/snakemake_report.html   Snakemake's HTML report (figures, tables)
 #   snakemake reports/report.pdf                       the LaTeX report compiled (needs pdflatex)
 
-# Rules whose outputs the report gathers: adding a table's rules here (if defined) is all it takes.
-# Rules not defined (a table not in this workflow yet) are skipped.
-REPORT_SOURCES = [
-    "table1_report", "table1_figures",
-    "table2_report", "table2_figures",
-    "table3_report", "table3_figures",
+# Rules whose outputs the report gathers: each table's <table>_report and <table>_figures, where
+# its rule file defines them (see report_inputs), then the comparison and the speed figure.
+REPORT_SOURCES = [f"{table}_{step}" for table in TABLES for step in ("report", "figures")] + [
     "compare",
     "sparsity_speed_figure",
 ]

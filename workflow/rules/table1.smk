@@ -1,12 +1,10 @@
 # Table 1: PTB, two stacked LSTMs. Rows: baseline, iss_a, iss_b (ISS), direct (direct design) and,
 # where configured, iss_a/b_from_baseline (ISS started from the trained baseline); each row once per
-# seed in config `table1.seeds` (default: the runtime seed). Target table1_pareto: the trade-off sweep.
+# seed in config `table1.seeds` (default: the runtime seed). The trade-off sweep: table1_pareto.smk.
 from iss_harness.config import table_seeds
-from iss_harness.tasks.table1_rows import pareto_rows
 
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
-TABLE1_PARETO_ROWS = list(pareto_rows(config))
 TABLE1_SEEDS = table_seeds(config, "table1")
 TABLE1_RUN = str(run_dir("results", config, "table1", "{row}", "{seed}"))
 
@@ -121,41 +119,3 @@ rule table1_figures:
         CONDA_ENV
     shell:
         "iss figures --table table1 > {log} 2>&1"
-
-
-# The trade-off sweep (config `table1.pareto`): not part of `all`; `snakemake table1_pareto`.
-rule table1_time_pareto:
-    input:
-        expand(f"{TABLE1_RUN}/compact.pt", row=["baseline", *TABLE1_PARETO_ROWS], seed=TABLE1_SEEDS[0]),
-    output:
-        f"{TABLE1_DIR}/timing_pareto.json",
-    params:
-        settings=lambda wildcards: repr(config["scales"][SCALE]["timing"]),
-    log:
-        f"{RESULTS}/logs/table1_time_pareto.log",
-    threads: lambda wildcards: workflow.cores  # evaluated per job: --report needs no --cores
-    resources:
-        **JOB_RESOURCES.get("timing", {}),
-    conda:
-        CONDA_ENV
-    shell:
-        "iss time --table table1 --sizes pareto > {log} 2>&1"
-
-
-rule table1_pareto:
-    input:
-        expand(f"{TABLE1_RUN}/metrics.json", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
-        expand(f"{TABLE1_RUN}/metrics.json", row=TABLE1_PARETO_ROWS, seed=TABLE1_SEEDS[0]),
-        rules.table1_time_learned.output,
-        rules.table1_time_pareto.output,
-        PAPER_TABLES,
-    output:
-        csv=f"{TABLE1_DIR}/pareto.csv",
-        figures=[report("reports/figures/table1_pareto.png", category="Figures", caption="../report/table1_pareto.rst"),
-                 "reports/figures/table1_pareto.pdf"],
-    log:
-        f"{RESULTS}/logs/table1_pareto.log",
-    conda:
-        CONDA_ENV
-    shell:
-        "iss pareto > {log} 2>&1"

@@ -1,6 +1,6 @@
 # Table 2: Recurrent Highway Networks on PTB, an ISS lambda sweep. Rows: baseline and one per
 # lambda in config `table2.lambdas`; every (row, seed) is its own job, so the sweep runs in parallel.
-from iss_harness.config import table2_rows, table2_seeds
+from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 
 TABLE2_ROWS = table2_rows(config)
 TABLE2_SEEDS = table2_seeds(config)

@@ -2,7 +2,7 @@
 # iss_2, ... (one per lambda in config `table3.lambdas`, by increasing lambda), each fine-tuned from
 # the baseline's EMA weights. Data: at smoke/mid an article-level split of SQuAD dev (the train set is
 # not available offline), at paper train-v1.1 and dev-v1.1 as published.
-from iss_harness.tasks.table3_config import data_files, glove_name, table3_rows, uses_dev_split
+from iss_harness.tables.table3.rows import data_files, glove_name, table3_rows, uses_dev_split
 
 TABLE3_ROWS = table3_rows(config)
 TABLE3_DATA = f"{TABLE3_DIR}/data"

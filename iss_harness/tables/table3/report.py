@@ -22,7 +22,7 @@ import pandas as pd
 from iss_harness.paper.tables import load_paper_tables, paired_paper_rows
 from iss_harness.provenance import git_sha
 from iss_harness.io import read_json
-from iss_harness.tasks.table3_config import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
+from iss_harness.tables.table3.rows import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
 from iss_harness.reporting.table_files import Section, paper_size_timing, tidy_frame, value_of, write_table_files
 from iss_harness.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
@@ -43,7 +43,7 @@ VARIANT_NOTE = {
 }
 def paper_sizes_note(geometry: dict) -> str:
     """How the paper-size weight # is made; every number as the timing step counted it on the model
-    (``iss_harness.tasks.table3.paper_size_geometry``, in timing_paper_sizes.json)."""
+    (``iss_harness.tables.table3.experiment.paper_size_geometry``, in timing_paper_sizes.json)."""
     d, vw, vc = geometry["d"], geometry["vw"], geometry["vc"]
     return (f"Weight # at the paper's sizes: d = {d} with the paper variant (the a1i slot stays 2d wide, "
             f"spec 4.1) plus C = {geometry['fixed_weights']:,} for the char CNN, highway, contextual LSTM, attention "

@@ -18,7 +18,7 @@ from iss_harness.paper.tables import load_paper_tables
 from iss_harness.provenance import provenance_lines
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import read_json
-from iss_harness.tasks.table1_rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
+from iss_harness.tables.table1.rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
 from iss_harness.reporting.table_files import (
     Section, banner_facts, made_at, paper_size_timing, ptb_text,

@@ -19,7 +19,7 @@ import pandas as pd
 from iss_harness.config import scale_settings, table_seeds
 from iss_harness.tasks.paths import run_dir, table_dir
 from iss_harness.io import read_json, write_text_atomic
-from iss_harness.tasks.table1_rows import TABLE, pareto_rows, start_row
+from iss_harness.tables.table1.rows import TABLE, pareto_rows, start_row
 
 # (kind, label, matplotlib style) in drawing order
 KINDS = {

@@ -29,7 +29,7 @@ import torch
 
 from iss_harness.data import squad
 from iss_harness.data.fetch import DataError, fetch, resolve_mirror
-from iss_harness.tasks.table3_config import (SQUAD_DEV, SQUAD_TRAIN, data_files, glove_name, prepared_dir, settings,
+from iss_harness.tables.table3.rows import (SQUAD_DEV, SQUAD_TRAIN, data_files, glove_name, prepared_dir, settings,
                                uses_dev_split)
 from iss_harness.io import load_torch, save_torch_atomic, write_json_atomic
 

@@ -10,11 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from iss_harness.tasks import paths
-from iss_harness.config import lambda_row, scale_settings, table2_rows
+from iss_harness.config import scale_settings, table_seeds
 from iss_harness.tasks.paths import unknown_row
 
 TABLE = "table2"
 PAPER_VOCAB = 10_000
+
+
+def lambda_row(lam: float) -> str:
+    """Row name of an ISS run with group-Lasso strength ``lam`` ("lambda_0.004"); as in the paper file."""
+    return f"lambda_{lam:g}"
+
+
+def table2_rows(config: dict) -> list[str]:
+    """"baseline" (lambda 0), then one row per configured lambda in increasing order."""
+    lambdas = scale_settings(config)[TABLE]["lambdas"]
+    return ["baseline"] + [lambda_row(lam) for lam in sorted(lambdas)]
+
+
+def table2_seeds(config: dict) -> list[int]:
+    return table_seeds(config, TABLE)
 
 
 def settings(config: dict) -> dict:

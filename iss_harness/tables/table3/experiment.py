@@ -1,7 +1,7 @@
 """Table 3 of the paper: BiDAF on SQuAD v1.1 with ISS on the modeling and output LSTMs.
 
 Steps (each one ``iss`` command and one Snakemake rule; every step writes files):
-    fetch-data squad / glove  resources/data/{squad,glove}/...            (verified; iss_harness.tasks.table3_data)
+    fetch-data squad / glove  resources/data/{squad,glove}/...            (verified; iss_harness.tables.table3.data)
     prepare                   results/<scale>/table3/data/prepared.pt    (split of dev at smoke/mid, vocab, tensors)
     train_row                 results/<scale>/table3/<row>/model.pt, history.csv
                               baseline: from scratch; iss_k: fine-tuned from the baseline's EMA weights with
@@ -32,10 +32,10 @@ from iss_harness.models.bidaf import FAMILIES, BiDAF
 from iss_harness.provenance import provenance
 from iss_harness.io import write_json_atomic, write_text_atomic
 from iss_harness.data.squad import SquadBatch, SquadDataset, best_spans
-from iss_harness.tasks.table3_data import Prepared, load_prepared
-from iss_harness.tasks.table3_config import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
+from iss_harness.tables.table3.data import Prepared, load_prepared
+from iss_harness.tables.table3.rows import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
 from iss_harness.tasks.train_lm import pick_device, seed_everything
-from iss_harness.tasks.train_bidaf import QATrainConfig, predict, thresholded_parameters, train_qa
+from iss_harness.tables.table3.train import QATrainConfig, predict, thresholded_parameters, train_qa
 
 # Paper-size geometry (spec 4.1): d = 100, GloVe 100d, char CNN 100 filters of width 5 over 8-d
 # character vectors. The trainable vocabulary (VW word vectors, VC character vectors) depends on the

@@ -1,7 +1,8 @@
 """Every table the command line can run, registered in one place, reached through one protocol.
 
-A table is a ``Table``: its name, its rows and seeds at a scale (read from the configuration), and
-its steps. A step is a ``Call``: a function named by module and name, called with the config and
+A table is a ``Table``: its name, its rows and seeds at a scale (read from the configuration), its
+steps, and the files that wire it into the project: its rule file (included by the Snakefile), the
+schema of its settings block and, for a table beside the paper's, its paper cells. A step is a ``Call``: a function named by module and name, called with the config and
 the fields of a ``Request`` it names (row, seed, results and reports folders, restart); ``time``
 has one ``Call`` per ``--sizes``. The CLI looks a table up here, checks the row and seed, and runs
 the step; a step a table does not have is refused with the table's steps named, so no command falls
@@ -9,15 +10,28 @@ through to another table's code.
 
 Step modules are imported only when a step runs, so listing the tables, their rows and their steps
 imports no torch.
+
+Each table is a package under ``iss_harness.tables`` whose ``__init__`` calls ``register``;
+``load_tables(config)`` imports the paper's (``BUILT_IN``) and those the config's ``extra_tables``
+names (``{table name: module}``, importable from the project folder), which is the extension point:
+adding a table edits neither the command line nor another table.
 """
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from iss_harness.config import ConfigError, key_path, schema_errors
 from iss_harness.tasks.paths import ExperimentError, UnknownRun, unknown_row
+
+# The paper's tables and its trade-off sweep, in report order.
+BUILT_IN = ("iss_harness.tables.table1", "iss_harness.tables.table1_pareto", "iss_harness.tables.table2",
+            "iss_harness.tables.table3")
+# The paper's published cells; a table beside the paper's names its own file (Table.paper).
+PAPER_CELLS = "config/paper_tables.yaml"
 
 STEPS = ("prepare", "train", "evaluate", "time", "report", "figures")
 
@@ -64,6 +78,9 @@ class Table:
     steps: dict[str, Call]
     timings: dict[str, Call] = field(default_factory=dict)
     row_origin: str = ""  # the config keys that make the rows, for the unknown-row error
+    rules: str | None = None   # its Snakemake rule file, relative to the project folder
+    schema: str | None = None  # JSON schema (YAML) of scales.<scale>.<name>; the paper's are in config.schema.yaml
+    paper: str | None = None   # its paper cells (format of config/paper_tables.yaml); the paper's are there
 
     def step_names(self) -> list[str]:
         return [name for name in STEPS if name in self.steps or (name == "time" and self.timings)]
@@ -118,62 +135,52 @@ def register(table: Table) -> Table:
 
 def table(name: str) -> Table:
     if name not in TABLES:
-        raise NoSuchStep(f"there is no table {name!r} (tables: {', '.join(TABLES)})")
+        raise NoSuchStep(f"there is no table {name!r} (tables: {', '.join(sorted(TABLES))})")
     return TABLES[name]
 
 
-# ---- the paper's tables ------------------------------------------------------------------------
+def load_tables(config: dict) -> dict[str, Table]:
+    """Import the paper's tables (each package's ``TABLE``) and the config's ``extra_tables``, check that each extra module
+    registered the table it is listed as and that its settings blocks match its schema; the registry."""
+    paper_tables = [importlib.import_module(module).TABLE.name for module in BUILT_IN]
+    extra = config.get("extra_tables") or {}
+    if extra and "" not in sys.path:
+        sys.path.insert(0, "")  # extra tables are importable from the project folder (the working directory)
+    for name, module in extra.items():
+        if name in paper_tables:
+            raise ConfigError(f"extra_tables.{name}: {name!r} is one of the paper's tables; give yours another name")
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(f"extra_tables.{name}: cannot import {module!r} ({error}); expected a module "
+                              f"importable from the project folder that registers table {name!r}") from None
+        if name not in TABLES:
+            raise ConfigError(f"extra_tables.{name}: module {module!r} registered no table {name!r} "
+                              f"(it must call iss_harness.tables.register(Table(name={name!r}, ...)))")
+        _check_settings(config, TABLES[name])
+    return {name: TABLES[name] for name in [*paper_tables, *extra]}
 
 
-def _table1_rows(config: dict) -> list[str]:
-    from iss_harness.tasks.table1_rows import all_rows
-    return list(all_rows(config))
+def _check_settings(config: dict, table: Table) -> None:
+    """The table's block of every scale against its schema (a ConfigError naming the key)."""
+    if table.schema is None:
+        return
+    for scale, settings in config["scales"].items():
+        if table.name not in settings:
+            continue
+        errors = schema_errors(settings[table.name], Path(table.schema))
+        if errors:
+            where, message = errors[0]
+            raise ConfigError(f"scales.{scale}.{table.name}{'.' + key_path(where) if where else ''}: {message} "
+                              f"(schema {table.schema})")
 
 
-def _table1_seeds(config: dict) -> list[int]:
-    from iss_harness.tasks.table1_rows import seeds
-    return seeds(config)
+def paper_files() -> list[str]:
+    """The cells files of the registered tables beside the paper's (load_tables first)."""
+    return [table.paper for table in TABLES.values() if table.paper]
 
 
-def _table2_rows(config: dict) -> list[str]:
-    from iss_harness.config import table2_rows
-    return table2_rows(config)
+def rule_files(config: dict) -> list[str]:
+    """The rule files of every table, paper's first (what the Snakefile includes)."""
+    return [table.rules for table in load_tables(config).values() if table.rules]
 
-
-def _table2_seeds(config: dict) -> list[int]:
-    from iss_harness.config import table2_seeds
-    return table2_seeds(config)
-
-
-def _table3_rows(config: dict) -> list[str]:
-    from iss_harness.tasks.table3_config import table3_rows
-    return table3_rows(config)
-
-
-def _lm_table(name: str, rows, seeds, row_origin: str, timings: tuple[str, ...]) -> Table:
-    """Tables 1 and 2: language models trained per row and seed (iss_harness.tasks.<name>)."""
-    module = f"iss_harness.tasks.{name}"
-    functions = dict(learned="time_learned", paper="time_paper_sizes", pareto="time_pareto")
-    return Table(
-        name=name, rows=rows, seeds=seeds, row_origin=row_origin,
-        steps=dict(train=Call(module, "train_row", ("row", "seed", "results"), ("restart",)),
-                   evaluate=Call(module, "evaluate_row", ("row", "seed", "results")),
-                   report=Call(f"iss_harness.reporting.{name}", "build", ("results", "reports")),
-                   figures=Call(f"iss_harness.reporting.{FIGURES[name]}", "write_figures", ("results", "reports"))),
-        timings={sizes: Call(module, functions[sizes]) for sizes in timings})
-
-
-FIGURES = dict(table1="figures", table2="figures_rhn", table3="figures_bidaf")
-
-register(_lm_table("table1", _table1_rows, _table1_seeds, "rows come from table1.rows and table1.pareto",
-                   ("learned", "paper", "pareto")))
-register(_lm_table("table2", _table2_rows, _table2_seeds, "one ISS row per entry of table2.lambdas",
-                   ("learned", "paper")))
-register(Table(
-    name="table3", rows=_table3_rows, seeds=None, row_origin="one ISS row per entry of table3.lambdas",
-    steps=dict(prepare=Call("iss_harness.tasks.table3_data", "prepare"),
-               train=Call("iss_harness.tasks.table3", "train_row", ("row", "results"), ("restart",)),
-               evaluate=Call("iss_harness.tasks.table3", "evaluate_row", ("row", "results")),
-               report=Call("iss_harness.reporting.table3", "build", ("results", "reports")),
-               figures=Call(f"iss_harness.reporting.{FIGURES['table3']}", "write_figures", ("results", "reports"))),
-    timings=dict(learned=Call("iss_harness.tasks.table3", "time_learned"), paper=Call("iss_harness.tasks.table3", "time_paper_sizes"))))

@@ -12,7 +12,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 from iss_harness.reporting.figures_sparsity import plot_lstm_sparsity
 from iss_harness.reporting.plotting import plt, require_file, save_figure
 from iss_harness.tasks.lm import load_model
-from iss_harness.tasks.table1_rows import TABLE
+from iss_harness.tables.table1.rows import TABLE
 
 LOG_SCALE_RATIO = 3.0  # perplexity axes go logarithmic when max/min exceeds this
 # Table 1 row names as a reader should see them (the paper has two ISS rows: two lambdas).

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from iss_harness.config import scale_settings, table2_rows, table2_seeds
+from iss_harness.config import scale_settings
+from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 from iss_harness.paper.tables import load_paper_tables, paired_paper_rows
 from iss_harness.provenance import provenance_lines
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import read_json
-from iss_harness.tasks.table2_rows import TABLE, paper_widths, row_settings, run_dir
+from iss_harness.tables.table2.rows import TABLE, paper_widths, row_settings, run_dir
 from iss_harness.reporting.table_files import (
     Section, banner_facts, made_at, paper_size_timing, ptb_text,
     scale_line, tidy_frame, values_of, write_table_files,

@@ -16,13 +16,13 @@ import pandas as pd
 import torch
 
 from iss import counting
-from iss_harness.config import table2_rows, table2_seeds
+from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 from iss_harness.tasks.lm import evaluate_lm_row, iss_sizes, load_corpus, load_model, save_model, time_models
 from iss_harness.models.rhn import RHNLanguageModel
 from iss_harness.provenance import provenance
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import write_json_atomic, write_text_atomic
-from iss_harness.tasks.table2_rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
+from iss_harness.tables.table2.rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
 from iss_harness.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, train
 
 def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:

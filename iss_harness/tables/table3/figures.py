@@ -55,7 +55,7 @@ def plot_group_norms(norms: dict[str, np.ndarray], out_stem: Path, title: str, b
 
 def write_figures(config: dict, results: Path, reports: Path) -> list[Path]:
     """The Table 3 figures of this scale's rows (the registry's ``figures`` step)."""
-    from iss_harness.tasks.table3_config import scale_dir, table3_rows
+    from iss_harness.tables.table3.rows import scale_dir, table3_rows
     return write_bidaf_figures(scale_dir(results, config), table3_rows(config), reports, config["scale"])
 
 

@@ -14,7 +14,7 @@ Data sources (``table3.data.source``):
 * ``official``: train-v1.1.json for training and dev-v1.1.json for evaluation, as published (the
   paper scale). train-v1.1.json is not in the sha256 registry of ``iss_harness.data.fetch``: it comes from
   ``table3.data.train_file`` or the data mirror and is checked against its published md5
-  (``iss_harness.tasks.table3_data``).
+  (``iss_harness.tables.table3.data``).
 """
 from __future__ import annotations
 

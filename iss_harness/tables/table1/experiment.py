@@ -29,7 +29,7 @@ from iss_harness.models.lstm_lm import LSTMLanguageModel
 from iss_harness.provenance import provenance
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import read_json, write_json_atomic, write_text_atomic
-from iss_harness.tasks.table1_rows import (PAPER_VOCAB, TABLE, paper_sizes, pareto_rows, row_dir, row_settings, seeds, start_row,
+from iss_harness.tables.table1.rows import (PAPER_VOCAB, TABLE, paper_sizes, row_dir, row_settings, seeds, start_row,
                              table_rows)
 from iss_harness.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, tensor_digest, train
 
@@ -122,15 +122,10 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
 # ---- latency -------------------------------------------------------------------------------
 def time_learned(config: dict, results: Path) -> dict:
     """Compact models of this run (first seed), baseline vs each row, on the CPU (latency as in the paper)."""
-    return _time_rows(config, results, table_rows(config), "timing_learned.json")
+    return time_rows(config, results, table_rows(config), "timing_learned.json")
 
 
-def time_pareto(config: dict, results: Path) -> dict:
-    """The trade-off sweep's compact models against the baseline (first seed), as time_learned."""
-    return _time_rows(config, results, ["baseline", *pareto_rows(config)], "timing_pareto.json")
-
-
-def _time_rows(config: dict, results: Path, rows: list[str], name: str) -> dict:
+def time_rows(config: dict, results: Path, rows: list[str], name: str) -> dict:
     seed = seeds(config)[0]
     models = {row: load_model(row_dir(results, config, row, seed) / "compact.pt", torch.device("cpu"))[0]
               for row in rows}
