@@ -2,23 +2,25 @@
 # where configured, iss_a/b_from_baseline (ISS started from the trained baseline); each row once per
 # seed in config `table1.seeds` (default: the runtime seed). The trade-off sweep: table1_pareto.smk.
 from iss_harness.config import table_seeds
+from iss_harness.tables.table1 import jobs as table1_jobs
 
 PTB = rules.fetch_ptb.output
 TABLE1_ROWS = list(config["scales"][SCALE]["table1"]["rows"])
 TABLE1_SEEDS = table_seeds(config, "table1")
 TABLE1_RUN = str(run_dir("results", config, "table1", "{row}", "{seed}"))
+TABLE1_DIR = str(table_dir("results", config, "table1"))
 
 
 rule table1_train:
     input:
         PTB,
-        sizes_source,
-        start_source,
+        lambda wildcards: table1_jobs.sizes_source(config, wildcards.row, wildcards.seed),
+        lambda wildcards: table1_jobs.start_source(config, wildcards.row, wildcards.seed),
     output:
         model=f"{TABLE1_RUN}/model.pt",
         history=f"{TABLE1_RUN}/history.csv",
     params:
-        settings=row_settings,
+        settings=lambda wildcards: table1_jobs.row_settings(config, wildcards.row),
     log:
         f"{RESULTS}/logs/table1_train_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
@@ -38,7 +40,7 @@ rule table1_evaluate:
         metrics=f"{TABLE1_RUN}/metrics.json",
         compact=f"{TABLE1_RUN}/compact.pt",
     params:
-        settings=row_settings,
+        settings=lambda wildcards: table1_jobs.row_settings(config, wildcards.row),
     log:
         f"{RESULTS}/logs/table1_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]

@@ -1,10 +1,12 @@
 # Table 2: Recurrent Highway Networks on PTB, an ISS lambda sweep. Rows: baseline and one per
 # lambda in config `table2.lambdas`; every (row, seed) is its own job, so the sweep runs in parallel.
+from iss_harness.tables.table2 import jobs as table2_jobs
 from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 
 TABLE2_ROWS = table2_rows(config)
 TABLE2_SEEDS = table2_seeds(config)
 TABLE2_RUN = str(run_dir("results", config, "table2", "{row}", "{seed}"))
+TABLE2_DIR = str(table_dir("results", config, "table2"))
 
 
 rule table2_train:
@@ -14,7 +16,7 @@ rule table2_train:
         model=f"{TABLE2_RUN}/model.pt",
         history=f"{TABLE2_RUN}/history.csv",
     params:
-        settings=table2_settings,
+        settings=lambda wildcards: table2_jobs.row_settings(config, wildcards.row),
     log:
         f"{RESULTS}/logs/table2_train_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]
@@ -34,7 +36,7 @@ rule table2_evaluate:
         metrics=f"{TABLE2_RUN}/metrics.json",
         compact=f"{TABLE2_RUN}/compact.pt",
     params:
-        settings=table2_settings,
+        settings=lambda wildcards: table2_jobs.row_settings(config, wildcards.row),
     log:
         f"{RESULTS}/logs/table2_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]

@@ -2,9 +2,12 @@
 # iss_2, ... (one per lambda in config `table3.lambdas`, by increasing lambda), each fine-tuned from
 # the baseline's EMA weights. Data: at smoke/mid an article-level split of SQuAD dev (the train set is
 # not available offline), at paper train-v1.1 and dev-v1.1 as published.
-from iss_harness.tables.table3.rows import data_files, glove_name, table3_rows, uses_dev_split
+from iss_harness.tables.table3 import jobs as table3_jobs
+from iss_harness.tables.table3.rows import data_files, glove_name, settings as table3_settings, table3_rows, uses_dev_split
 
+TABLE3 = table3_settings(config)
 TABLE3_ROWS = table3_rows(config)
+TABLE3_DIR = str(table_dir("results", config, "table3"))
 TABLE3_DATA = f"{TABLE3_DIR}/data"
 TABLE3_FILES = data_files(config)
 
@@ -17,7 +20,7 @@ rule table3_prepare:
         summary=f"{TABLE3_DATA}/summary.json",
         splits=[f"{TABLE3_DATA}/train.json", f"{TABLE3_DATA}/eval.json"] if uses_dev_split(config) else [],
     params:
-        settings=table3_data_settings,
+        settings=lambda wildcards: table3_jobs.data_settings(config),
     log:
         f"{RESULTS}/logs/table3_prepare.log",
     resources:
@@ -31,20 +34,20 @@ rule table3_prepare:
 rule table3_train:
     input:
         f"{TABLE3_DATA}/prepared.pt",
-        table3_start,
+        lambda wildcards: table3_jobs.start_source(config, wildcards.row),
     output:
         model=f"{TABLE3_DIR}/{{row}}/model.pt",
         history=f"{TABLE3_DIR}/{{row}}/history.csv",
     wildcard_constraints:
         row="baseline|iss_[0-9]+|control",
     params:
-        settings=table3_row_settings,
+        settings=lambda wildcards: table3_jobs.row_settings(config, wildcards.row),
     log:
         f"{RESULTS}/logs/table3_train_{{row}}.log",
     priority: 1  # training is the critical path: before the latency jobs, which take every core
     threads: config["runtime"]["threads"]
     resources:
-        **table3_resources("train"),
+        **table3_jobs.resources(config, "train"),
     conda:
         CONDA_ENV
     shell:
@@ -68,7 +71,7 @@ rule table3_evaluate:
         f"{RESULTS}/logs/table3_evaluate_{{row}}.log",
     threads: config["runtime"]["threads"]
     resources:
-        **table3_resources("evaluate"),
+        **table3_jobs.resources(config, "evaluate"),
     conda:
         CONDA_ENV
     shell:
