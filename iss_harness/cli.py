@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from iss_harness import provenance  # noqa: F401  (imported first: the job's wall time counts from here)
 from iss_harness.config import ConfigError, load_config
 from iss_harness.data.fetch import DataError
 from iss_harness.io import UnreadableFile

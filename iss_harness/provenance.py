@@ -6,17 +6,28 @@ cluster node) can be brought back and checked against the code and config that r
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.metadata
 import platform
 import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iss_harness.config import config_hash
+from iss_harness.config import config_hash, json_digest
 
 if TYPE_CHECKING:  # the training side passes a device; readers of results files need no torch
     import torch
 
 LIBRARIES = ("torch", "numpy", "pandas", "snakemake", "matplotlib", "tabulate")
+# A job is one `iss` process, which imports this module as it starts (iss_harness.cli).
+_JOB_STARTED = time.monotonic()
+# Loaded project modules that cannot change a number: the command line, the registry, this module,
+# the reports and the paper comparison. Every other loaded module of `iss` and `iss_harness` is
+# part of the code that made a result (code_digest).
+NOT_DETERMINING = ("iss_harness.cli", "iss_harness.command", "iss_harness.provenance", "iss_harness.tables.registry",
+                   "iss_harness.reporting", "iss_harness.paper.compare", "iss_harness.paper.claims")
 
 
 def git_sha() -> str:
@@ -51,14 +62,48 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.backends.cpu.get_cpu_capability()})"
 
 
-def provenance(config: dict, device: torch.device, seed: int | None = None) -> dict:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def code_digest(modules: dict | None = None) -> str:
+    """sha256 (16 hex digits) of the source of every loaded module of `iss` and `iss_harness` that can
+    change a number (NOT_DETERMINING aside), in name order: the code path a result came from. Two
+    results with equal digests were made by the same training and evaluation code, whatever commit
+    they were made at; a change elsewhere (a report, the command line, the docs) leaves it alone."""
+    modules = sys.modules if modules is None else modules
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        if name.split(".")[0] not in ("iss", "iss_harness") or name.startswith(NOT_DETERMINING):
+            continue
+        source = getattr(modules[name], "__file__", None)
+        if source and source.endswith(".py"):
+            digest.update(name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def provenance(config: dict, device: torch.device, seed: int | None = None, determined_by: str | None = None) -> dict:
+    """Where a result came from. ``determined_by``: the settings that decide this result (a table's
+    job settings, iss_harness.tables.<table>.jobs), digested as ``settings_digest``; with
+    ``code_digest`` it says whether two results, made at any commits, belong to the same experiment."""
     import torch
-    return dict(
+    made = dict(
         git_sha=git_sha(), config_hash=config_hash(config), scale=config["scale"],
         seed=config["runtime"]["seed"] if seed is None else seed,
-        device=describe_device(device), threads=torch.get_num_threads(),
+        device=describe_device(device), cpu=cpu_model(), threads=torch.get_num_threads(),
         host=platform.node(), created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        wall_seconds=round(time.monotonic() - _JOB_STARTED, 1), code_digest=code_digest(),
         versions=library_versions())
+    if determined_by is not None:
+        made["settings_digest"] = json_digest({"settings": determined_by})
+    return made
 
 
 def provenance_issues(label: str, metrics: dict, config: dict, expected_settings: dict | None,

@@ -36,3 +36,33 @@ def test_the_same_finding_is_listed_once_for_all_its_files():
     line = provenance_lines(["t/a: trained by code x, this report by y", "t/b: trained by code x, this report by y",
                              "t/c: made at scale 'mid', this report is 'smoke'"])[0]
     assert "t/a, t/b: trained by code x" in line and "t/c: made at scale" in line
+
+
+def test_a_result_names_the_code_and_settings_that_determine_it():
+    """Two results belong to the same experiment when the code that can change a number and the
+    job's settings are the same, whatever commit made them (issue 24: long runs in pieces)."""
+    import torch
+
+    from iss_harness.provenance import code_digest, provenance
+    made = provenance(load_config(), torch.device("cpu"), seed=1, determined_by="row settings A")
+    assert made["code_digest"] == code_digest() and len(made["code_digest"]) == 16
+    assert made["settings_digest"] != provenance(load_config(), torch.device("cpu"), determined_by="B")["settings_digest"]
+    assert made["wall_seconds"] >= 0 and made["cpu"]
+    assert "settings_digest" not in provenance(load_config(), torch.device("cpu"))
+
+
+def test_the_code_digest_follows_the_determining_modules_only(tmp_path):
+    import types
+
+    from iss_harness.provenance import code_digest
+
+    def module(name: str, text: str):
+        path = tmp_path / f"{name.replace('.', '_')}.py"
+        path.write_text(text)
+        return types.SimpleNamespace(__file__=str(path))
+
+    training = {"iss_harness.tasks.train_lm": module("train_lm", "LR = 1\n")}
+    reports = {"iss_harness.reporting.report": module("report", "TITLE = 'a'\n"), "numpy": module("np", "x = 1\n")}
+    assert code_digest({**training, **reports}) == code_digest(training)  # reports and other packages do not count
+    changed = {"iss_harness.tasks.train_lm": module("train_lm2", "LR = 2\n")}
+    assert code_digest(changed) != code_digest(training)

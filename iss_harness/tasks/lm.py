@@ -93,7 +93,7 @@ def iss_sizes(removed: dict[str, torch.Tensor]) -> list[int]:
 def evaluate_lm_row(config: dict, table: str, row: str, seed: int, out: Path,
                     fallback_settings: Callable[[], dict], baseline_geometry: Callable[[int], nn.Module],
                     describe: Callable[[nn.Module, nn.Module, dict, dict], dict],
-                    headline: Callable[[dict], str]) -> dict:
+                    headline: Callable[[dict], str], determined_by: str | None = None) -> dict:
     """The evaluate step of a language-model table (1 and 2): shrink the trained row (checked
     lossless), score the compact model on validation and test, count it against the baseline's
     geometry, write compact.pt and metrics.json.
@@ -101,7 +101,8 @@ def evaluate_lm_row(config: dict, table: str, row: str, seed: int, out: Path,
     ``fallback_settings()``: the row's settings when model.pt records none (older files);
     ``baseline_geometry(vocab)``: the baseline model, on the meta device; ``describe(trained,
     compact, removed, settings)``: the table's own fields (sizes, width, ...); ``headline(metrics)``
-    starts the line printed to the job's log."""
+    starts the line printed to the job's log; ``determined_by``: the row's job settings, digested
+    into the provenance (iss_harness.provenance.provenance)."""
     from iss_harness.tasks.train_lm import evaluate, pick_device
     device = pick_device(config["runtime"]["device"])
     settings_now = scale_settings(config)[table]
@@ -117,7 +118,8 @@ def evaluate_lm_row(config: dict, table: str, row: str, seed: int, out: Path,
         perplexity_test=evaluate(compact, corpus.test, test["batch_size"], test["num_steps"], device),
         shrink_max_abs_logprob_error=shrink_error,
         **counting.cost_summary(compact, baseline_geometry(len(corpus.vocab))),
-        provenance=provenance(config, device, seed=seed), training_provenance=saved["provenance"], settings=settings)
+        provenance=provenance(config, device, seed=seed, determined_by=determined_by), training_provenance=saved["provenance"],
+        settings=settings)
     save_model(compact, out / "compact.pt", saved["provenance"], settings)
     write_json_atomic(out / "metrics.json", metrics)
     print(f"[iss] {table}/{row} seed {seed}: {headline(metrics)}, perplexity (valid, test) = "
@@ -139,4 +141,5 @@ def time_models(config: dict, models: dict[str, nn.Module], vocab: int) -> dict:
     return dict(batch_size=settings["batch_size"], num_steps=settings["num_steps"],
                 sizes={label: m.hidden_sizes for label, m in models.items()},
                 speedups=timing.speedups(summary, "baseline", others), candidates=summary,
-                machine=timing.machine_info(), provenance=provenance(config, torch.device("cpu")))
+                machine=timing.machine_info(),
+                provenance=provenance(config, torch.device("cpu"), determined_by=repr(settings)))

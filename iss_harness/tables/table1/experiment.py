@@ -31,6 +31,7 @@ from iss_harness.tasks.paths import table_dir
 from iss_harness.io import read_json, write_json_atomic, write_text_atomic
 from iss_harness.tables.table1.rows import (PAPER_VOCAB, TABLE, paper_sizes, row_dir, row_settings, seeds, start_row,
                              table_rows)
+from iss_harness.tables.table1.jobs import row_settings as job_settings
 from iss_harness.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, tensor_digest, train
 
 
@@ -80,7 +81,8 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
     result = train(model, corpus, train_config(config, row, seed, start), out, device, restart=restart)
     history = result["history"]
     write_text_atomic(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
-    save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
+    save_model(model, out / "model.pt", provenance(config, device, seed=seed, determined_by=job_settings(config, row)),
+               row_settings(config, row))
     return out / "model.pt"
 
 
@@ -116,7 +118,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
 
     return evaluate_lm_row(config, TABLE, row, seed, row_dir(results, config, row, seed),
                            lambda: row_settings(config, row), baseline_geometry, describe,
-                           headline=lambda m: f"ISS sizes {m['iss_sizes']}")
+                           headline=lambda m: f"ISS sizes {m['iss_sizes']}", determined_by=job_settings(config, row))
 
 
 # ---- latency -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from iss_harness.provenance import provenance
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import write_json_atomic, write_text_atomic
 from iss_harness.tables.table2.rows import PAPER_VOCAB, TABLE, paper_widths, row_settings, run_dir, settings
+from iss_harness.tables.table2.jobs import row_settings as job_settings
 from iss_harness.tasks.train_lm import Schedule, TrainConfig, pick_device, seed_everything, train
 
 def build_model(config: dict, row: str, vocab_size: int, width: int | None = None) -> RHNLanguageModel:
@@ -54,7 +55,8 @@ def train_row(config: dict, row: str, seed: int, results: Path, restart: bool = 
           f"vocabulary {len(corpus.vocab)}, {counting.weight_count(model):,} weights", flush=True)
     result = train(model, corpus, train_config(config, row, seed), out, device, restart=restart)
     write_text_atomic(out / "history.csv", pd.DataFrame(result["history"]).to_csv(index=False))
-    save_model(model, out / "model.pt", provenance(config, device, seed=seed), row_settings(config, row))
+    save_model(model, out / "model.pt", provenance(config, device, seed=seed, determined_by=job_settings(config, row)),
+               row_settings(config, row))
     return out / "model.pt"
 
 
@@ -71,7 +73,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
 
     return evaluate_lm_row(config, TABLE, row, seed, run_dir(results, config, row, seed),
                            lambda: row_settings(config, row), baseline_geometry, describe,
-                           headline=lambda m: f"width {m['width']}")
+                           headline=lambda m: f"width {m['width']}", determined_by=job_settings(config, row))
 
 
 # ---- latency -------------------------------------------------------------------------------

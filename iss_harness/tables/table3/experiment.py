@@ -35,6 +35,7 @@ from iss_harness.data.squad import SquadBatch, SquadDataset, best_spans
 from iss_harness.tables.table3.data import Prepared, load_prepared
 from iss_harness.tables.table3.rows import TABLE, prepared_dir, row_dir, row_lambda, scale_dir, settings, table3_rows
 from iss_harness.tasks.train_lm import pick_device, seed_everything
+from iss_harness.tables.table3.jobs import row_settings as job_settings
 from iss_harness.tables.table3.train import QATrainConfig, predict, thresholded_parameters, train_qa
 
 # Paper-size geometry (spec 4.1): d = 100, GloVe 100d, char CNN 100 filters of width 5 over 8-d
@@ -108,7 +109,7 @@ def train_row(config: dict, row: str, results: Path, restart: bool = False) -> P
     result = train_qa(model, prepared.train, prepared.eval, train_config(config, row), out, device,
                       prepared.digest, restart=restart, log=lambda text: print(text, flush=True))
     write_text_atomic(out / "history.csv", pd.DataFrame(result["history"]).to_csv(index=False))
-    save_model(model, out / "model.pt", provenance(config, device), rs)
+    save_model(model, out / "model.pt", provenance(config, device, determined_by=job_settings(config, row)), rs)
     return out / "model.pt"
 
 
@@ -195,7 +196,8 @@ def evaluate_row(config: dict, row: str, results: Path) -> dict:
         iss_sizes=sizes, trained_sizes=dict(trained.iss_sizes), coordinator_zeroed=coordinated,
         weights=counting.weight_count(compact), weights_before_shrink=counting.weight_count(trained),
         shrink_max_abs_logprob_error=error, eval_json=str(prepared.eval_json), eval_settings=ev,
-        data=prepared.summary, provenance=provenance(config, device), training_provenance=saved["provenance"],
+        data=prepared.summary, provenance=provenance(config, device, determined_by=job_settings(config, row)),
+        training_provenance=saved["provenance"],
         settings=rs)
     save_model(compact, out / "compact.pt", saved["provenance"], rs)
     write_json_atomic(out / "predictions.json", answers)
@@ -280,7 +282,8 @@ def time_models(config: dict, models: dict[str, torch.nn.Module], batches: list[
     return dict(batch_size=1, questions=len(batches), context_tokens=[int(b.context_mask.sum()) for b in batches],
                 sizes={label: dict(m.iss_sizes) for label, m in models.items()},
                 speedups=timing.speedups(per_question, "baseline", others), candidates=per_question,
-                machine=timing.machine_info(), provenance=provenance(config, torch.device("cpu")))
+                machine=timing.machine_info(),
+                provenance=provenance(config, torch.device("cpu"), determined_by=repr(settings(config)["timing"])))
 
 
 def time_learned(config: dict, results: Path) -> dict:
