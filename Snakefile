@@ -28,6 +28,8 @@ validate(config, CONFIG_FILE)
 SCALE = config["scale"]
 # The results tree of iss_harness.tasks.paths (results/<scale>/<table>/<row>[/seed<N>]), as rule patterns.
 RESULTS = str(scale_root("results", config))
+# Each scale's reports in their own folder (reports/<scale>/: tables, figures, comparison, the report).
+REPORTS = f"reports/{SCALE}"
 PAPER_TABLES = "config/paper_tables.yaml"
 # Cluster resources per kind of job (config `resources`: mem_mb, runtime in minutes, gpu).
 JOB_RESOURCES = config["scales"][SCALE].get("resources", {})
@@ -74,9 +76,9 @@ report: "workflow/report/workflow.rst"
 
 rule all:
     input:
-        "reports/table1.md",
-        "reports/table1.tex",
-        "results/table1.csv",
+        f"{REPORTS}/table1.md",
+        f"{REPORTS}/table1.tex",
+        f"{RESULTS}/table1.csv",
         rules.table1_figures.output,
         rules.table2_report.output,
         rules.table2_figures.output,

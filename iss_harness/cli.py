@@ -8,20 +8,21 @@
     iss train    --table table2 --row lambda_0.005 --seed 1234
     iss evaluate --table table1 --row iss_a   shrink, check lossless, perplexity, cost
     iss time     --table table1|table2|table3 --sizes learned|paper
-    iss report   --table table1|table2|table3 results/<table>.csv, reports/<table>.{md,tex}
-    iss figures  --table table1|table2|table3 reports/figures/*.{png,pdf}
+    iss report   --table table1|table2|table3 results/<scale>/<table>.csv, reports/<scale>/<table>.{md,tex}
+    iss figures  --table table1|table2|table3 reports/<scale>/figures/*.{png,pdf}
     iss time     --table table1_pareto --sizes learned  the trade-off sweep's compact models against the baseline
-    iss report   --table table1_pareto        results/<scale>/table1/pareto.csv, reports/figures/table1_pareto.*
-    iss compare  [--no-fail]                  reports/comparison.md, results/comparison.csv; exit 1
+    iss report   --table table1_pareto        results/<scale>/table1/pareto.csv, reports/<scale>/figures/table1_pareto.*
+    iss compare  [--no-fail]                  reports/<scale>/comparison.md, results/<scale>/comparison.csv; exit 1
                                               when a check that applies at this scale fails
-    iss summary  [--pdf]                      reports/report.md and reports/report.tex: the page to open
+    iss summary  [--pdf]                      reports/<scale>/report.md and report.tex: the page to open
                                               first (tables, comparison, figures, provenance); --pdf
-                                              also compiles reports/report.pdf with pdflatex
+                                              also compiles report.pdf with pdflatex
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
-                                              sparsity, timed) and reports/figures/speedup_vs_sparsity.*
+                                              sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
 
 Common options: --config FILE (repeatable; later files override earlier ones), --scale
-(overrides the config's `scale`), --results DIR, --reports DIR, --threads N.
+(overrides the config's `scale`), --results DIR (default results; a scale's files are under
+results/<scale>/), --reports DIR (default reports/<scale>), --threads N.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from iss_harness.config import ConfigError, load_config
 from iss_harness.data.fetch import DataError
 from iss_harness.io import UnreadableFile
 from iss_harness.tables import registry
-from iss_harness.tasks.paths import ExperimentError
+from iss_harness.tasks.paths import ExperimentError, scale_root
 from iss_harness.tasks.train_lm import TrainingDiverged
 
 
@@ -67,7 +68,8 @@ def _common(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
                         help=f"JSON object merged over the config files (default: ${OVERRIDES_VARIABLE}, "
                              "where the Snakefile puts its --configfile and --config values)")
     parser.add_argument("--results", type=Path, default=default(Path("results")))
-    parser.add_argument("--reports", type=Path, default=default(Path("reports")))
+    parser.add_argument("--reports", type=Path, default=default(None),
+                        help="where reports go (default: reports/<scale>, one folder per scale)")
     parser.add_argument("--threads", type=int, default=default(None),
                         help="torch threads (default: runtime.threads of the config)")
 
@@ -152,6 +154,7 @@ def run(args: argparse.Namespace) -> None:
     threads = args.threads or config["runtime"]["threads"]
     torch.set_num_threads(threads)
     tables = registry.load_tables(config)
+    args.reports = args.reports or Path("reports") / config["scale"]
     if args.command == "check-config":
         print(f"configuration valid; scale {config['scale']}")
         for table in tables.values():
@@ -173,11 +176,12 @@ def run(args: argparse.Namespace) -> None:
         from iss_harness.paper.tables import load_paper_tables
         scale = None if args.all_scales else config["scale"]
         if args.check_only:
-            comparison = compare.compare(args.results, scale, load_paper_tables(extra=registry.paper_files()))
+            comparison = compare.compare(scale_root(args.results, config), scale,
+                                         load_paper_tables(extra=registry.paper_files()))
             print(f"iss compare: {comparison.summary()}")
             status = comparison.exit_code
         else:
-            status = compare.run(args.results, args.reports, scale, extra_paper=registry.paper_files())
+            status = compare.run(scale_root(args.results, config), args.reports, scale, extra_paper=registry.paper_files())
         if status == 2 or (status and not args.no_fail):
             raise ComparisonFailed(f"a reproduced number or claim is outside its tolerance (exit {status}); "
                                    f"see {args.reports / 'comparison.md'}")

@@ -552,12 +552,13 @@ def test_paper_row_pairing_wins_over_a_colliding_row_name(tmp_path):
 def test_cli_compare_exit_codes(tmp_path):
     from iss_harness.cli import main
     results, reports = tmp_path / "results", tmp_path / "reports"
-    write_results(results, "table1", [("smoke", "paper_sizes", "iss_a", "mult_add_reduction", 7.4767,
-                                       "mult_add_reduction")])
+    # a scale's tidy tables and comparison are under results/<scale>/
+    write_results(results / "smoke", "table1", [("smoke", "paper_sizes", "iss_a", "mult_add_reduction", 7.4767,
+                                                 "mult_add_reduction")])
     assert main(["--results", str(results), "--reports", str(reports), "compare"]) == 0
-    assert (reports / "comparison.md").exists() and (results / "comparison.csv").exists()
-    write_results(results, "table1", [("smoke", "paper_sizes", "iss_a", "mult_add_reduction", 3.0,
-                                       "mult_add_reduction")])
+    assert (reports / "comparison.md").exists() and (results / "smoke" / "comparison.csv").exists()
+    write_results(results / "smoke", "table1", [("smoke", "paper_sizes", "iss_a", "mult_add_reduction", 3.0,
+                                                 "mult_add_reduction")])
     assert main(["--results", str(results), "--reports", str(reports), "compare"]) == 1
     assert main(["--results", str(results), "--reports", str(reports), "compare", "--no-fail"]) == 0
     (reports / "comparison.md").unlink()

@@ -50,7 +50,7 @@ def smoke_run(tmp_path_factory):
 
 
 def test_report_has_every_row_and_column(smoke_run):
-    md = (smoke_run / "reports" / "table1.md").read_text()
+    md = (smoke_run / "reports" / "smoke" / "table1.md").read_text()
     for header in ("Dropout keep ratio", "Perplexity (validate, test)", "ISS # in (1st, 2nd) LSTM", "Weight #",
                    "Total time*", "Speedup", "Mult-add reduction†"):
         assert header in md
@@ -58,13 +58,13 @@ def test_report_has_every_row_and_column(smoke_run):
     assert "Scale: **smoke**" in md and "Trained at git " in md and "report made at git " in md
     for name in ("training_curves", "iss_sparsity"):
         for ext in ("png", "pdf"):
-            assert (smoke_run / "reports" / "figures" / f"table1_{name}.{ext}").stat().st_size > 1000
-    tex = (smoke_run / "reports" / "table1.tex").read_text()
+            assert (smoke_run / "reports" / "smoke" / "figures" / f"table1_{name}.{ext}").stat().st_size > 1000
+    tex = (smoke_run / "reports" / "smoke" / "table1.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex
 
 
 def test_iss_removes_units_and_keeps_perplexity_close(smoke_run):
-    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    frame = pd.read_csv(smoke_run / "results" / "smoke" / "table1.csv")
     run = frame[frame.setting == "this_run"].set_index(["row", "metric"]).reproduced.astype(float)
     hidden = SMOKE["table1"]["hidden_size"]
     for row in ("iss_a", "iss_b"):
@@ -78,9 +78,9 @@ def test_iss_removes_units_and_keeps_perplexity_close(smoke_run):
 
 
 def test_iss_from_baseline_row_is_labelled_and_starts_from_the_baseline(smoke_run):
-    md = (smoke_run / "reports" / "table1.md").read_text()
+    md = (smoke_run / "reports" / "smoke" / "table1.md").read_text()
     assert "| ISS from baseline " in md and "ISS from baseline: the trained baseline" in md
-    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    frame = pd.read_csv(smoke_run / "results" / "smoke" / "table1.csv")
     started = frame[(frame.row == "iss_a_from_baseline") & (frame.setting == "this_run")]
     # shown beside the paper's ISS row, never checked against it
     assert started.paper_column.isna().all() and started[started.metric == "perplexity_valid"].paper.notna().all()
@@ -103,11 +103,11 @@ def test_pareto_figure_is_drawn_from_the_results_files(smoke_run):
         assert (direct.iss_1st, direct.iss_2nd) == (sweep.loc[row].iss_1st, sweep.loc[row].iss_2nd)
     assert frame.speedup.notna().sum() >= len(sweep)
     for ext in ("png", "pdf"):
-        assert (smoke_run / "reports" / "figures" / f"table1_pareto.{ext}").stat().st_size > 1000
+        assert (smoke_run / "reports" / "smoke" / "figures" / f"table1_pareto.{ext}").stat().st_size > 1000
 
 
 def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):
-    frame = pd.read_csv(smoke_run / "results" / "table1.csv")
+    frame = pd.read_csv(smoke_run / "results" / "smoke" / "table1.csv")
     paper = frame[frame.setting == "paper_sizes"].set_index(["row", "metric"])
     for row, weights, reduction in (("baseline", "66.0M", "1.00"), ("iss_a", "21.8M", "7.48"), ("iss_b", "25.2M", "5.01")):
         assert f"{float(paper.reproduced[(row, 'weights')]) / 1e6:.1f}M" == weights
@@ -119,7 +119,7 @@ def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):
 def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
     """Table 2's shape at any scale: every ISS row removes units, width never grows with lambda,
     and the smallest lambda loses little perplexity."""
-    frame = pd.read_csv(smoke_run / "results" / "table2.csv")
+    frame = pd.read_csv(smoke_run / "results" / "smoke" / "table2.csv")
     run = frame[frame.setting == "this_run"]
     width = run[run.metric == "width"].groupby("row").reproduced.mean().astype(float)
     ppl = run[run.metric == "perplexity_valid"].groupby("row").reproduced.mean().astype(float)
@@ -130,19 +130,19 @@ def test_rhn_sweep_width_falls_as_lambda_rises(smoke_run):
     assert widths[-1] < widths[1] < widths[0]
     smallest = lambdas.index[1]
     assert ppl[smallest] < 1.15 * ppl["baseline"], dict(ppl)
-    md = (smoke_run / "reports" / "table2.md").read_text()
+    md = (smoke_run / "reports" / "smoke" / "table2.md").read_text()
     for header in ("λ", "Perplexity (validate, test)", "RHN width", "Parameter #", "Total time", "Speedup"):
         assert header in md
     assert "Scale: **smoke**" in md and "23.5M (23.5M)" in md and "5.7M (5.7M)" in md
     for ext in ("png", "pdf"):
-        assert (smoke_run / "reports" / "figures" / f"rhn_tradeoff.{ext}").stat().st_size > 1000
-    assert "\\toprule" in (smoke_run / "reports" / "table2.tex").read_text()
+        assert (smoke_run / "reports" / "smoke" / "figures" / f"rhn_tradeoff.{ext}").stat().st_size > 1000
+    assert "\\toprule" in (smoke_run / "reports" / "smoke" / "table2.tex").read_text()
 
 
 def test_bidaf_table_shrinks_the_six_lstms_and_scores_with_the_official_metric(smoke_run):
     """Table 3 at smoke: every ISS row removes units of the modeling/output LSTMs and has fewer
     weights than the baseline; EM/F1 are percentages; the paper-size weight counts match."""
-    frame = pd.read_csv(smoke_run / "results" / "table3.csv")
+    frame = pd.read_csv(smoke_run / "results" / "smoke" / "table3.csv")
     run = frame[frame.setting == "this_run"].set_index(["row", "metric"]).reproduced
     lstms = ("modfwd1", "modbwd1", "modfwd2", "modbwd2", "outfwd", "outbwd")
     iss_rows = sorted({row for row, _ in run.index if row.startswith("iss_")})
@@ -156,10 +156,10 @@ def test_bidaf_table_shrinks_the_six_lstms_and_scores_with_the_official_metric(s
     paper = frame[frame.setting == "paper_sizes"].set_index(["row", "metric"]).reproduced.astype(float)
     for row, printed in (("baseline", 2.69e6), ("iss_1", 2.29e6), ("iss_2", 1.17e6), ("iss_3", 0.95e6), ("iss_4", 0.88e6)):
         assert abs(paper[(row, "weights")] - printed) <= 0.01e6, (row, paper[(row, "weights")])
-    md = (smoke_run / "reports" / "table3.md").read_text()
+    md = (smoke_run / "reports" / "smoke" / "table3.md").read_text()
     assert "Scale: **smoke**" in md and "split by article" in md and "ISS variant" in md
     for ext in ("png", "pdf"):
-        assert (smoke_run / "reports" / "figures" / f"bidaf_group_norms.{ext}").stat().st_size > 1000
+        assert (smoke_run / "reports" / "smoke" / "figures" / f"bidaf_group_norms.{ext}").stat().st_size > 1000
 
 
 # Claims of config/claims.yaml evaluated on this run's trained numbers and gated at smoke.
@@ -179,7 +179,7 @@ def test_the_trained_claims_checked_here_are_gated_at_smoke():
 def test_comparison_gate_passed(smoke_run):
     """Every cell and claim that applies at the smoke scale holds (the gate rule ran and passed)."""
     assert (smoke_run / "results" / "smoke" / "comparison.passed").exists()
-    comparison = pd.read_csv(smoke_run / "results" / "comparison.csv", keep_default_na=False)
+    comparison = pd.read_csv(smoke_run / "results" / "smoke" / "comparison.csv", keep_default_na=False)
     assert not comparison[comparison.status.isin(["fail", "error"])].shape[0], comparison[
         comparison.status.isin(["fail", "error"])].to_string()
     # Identities (the baseline against itself, sizes that are inputs) are shown, never counted as passes.
@@ -193,11 +193,11 @@ def test_comparison_gate_passed(smoke_run):
 
 
 def test_one_page_report(smoke_run):
-    md = (smoke_run / "reports" / "report.md").read_text()
+    md = (smoke_run / "reports" / "smoke" / "report.md").read_text()
     assert "Configured scale: **smoke**" in md and "## Comparison with the paper" in md
     assert "figures/speedup_vs_sparsity.png" in md and "figures/rhn_tradeoff.png" in md
     assert "`smoke/table1/baseline/seed1234/metrics.json`" in md and "`smoke/sparsity_speed.json`" in md
-    assert "\\begin{document}" in (smoke_run / "reports" / "report.tex").read_text()
+    assert "\\begin{document}" in (smoke_run / "reports" / "smoke" / "report.tex").read_text()
 
 
 def test_every_documented_command_runs_as_written_on_the_smoke_run(smoke_run):

@@ -89,9 +89,9 @@ def write_json(path: Path, payload: dict) -> None:
 
 @pytest.fixture
 def tree(tmp_path):
-    """results/ and reports/ as a smoke run with Table 1 built, Table 2 not, a comparison, figures."""
-    results, reports = tmp_path / "results", tmp_path / "reports"
-    reports.mkdir()
+    """results/ and reports/<scale>/ as a smoke run with Table 1 built, Table 2 not, a comparison, figures."""
+    results, reports = tmp_path / "results", tmp_path / "reports" / "smoke"
+    reports.mkdir(parents=True)
     (reports / "table1.md").write_text(TABLE1_MD, encoding="utf-8")
     (reports / "table1.tex").write_text(TABLE1_TEX, encoding="utf-8")
     write_json(results / "smoke" / "table1" / "baseline" / "metrics.json",
@@ -103,8 +103,8 @@ def tree(tmp_path):
     write_json(results / "mid" / "table1" / "iss_a" / "metrics.json", dict(row="iss_a"))  # an old file
     speed = measure_products(8, 8, 2, [0.0, 0.5], [1], rounds=1, chunk_seconds=0.0)
     write_json(results / "smoke" / "sparsity_speed.json", dict(speed, provenance=provenance()))
-    (results / "table1.csv").write_text("scale,setting,row,metric,reproduced\nsmoke,this_run,baseline,lambda,0\n")
-    with (results / "comparison.csv").open("w", newline="") as handle:
+    (results / "smoke" / "table1.csv").write_text("scale,setting,row,metric,reproduced\nsmoke,this_run,baseline,lambda,0\n")
+    with (results / "smoke" / "comparison.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COMPARISON_COLUMNS)
         writer.writeheader()
         writer.writerows(COMPARISON_ROWS)
@@ -127,13 +127,13 @@ def test_markdown_has_intro_tables_comparison_figures_and_provenance(tree, confi
     assert "Configured scale: **smoke**" in md
     # the table list names every table of the paper file, with its scale and whether it is built
     assert re.search(r"\| \[table1\]\(#table1\) \| Two stacked LSTMs .* \| smoke \| yes \|", md)
-    assert "| [table2](#table2) |" in md and "no: `snakemake reports/table2.md`" in md
+    assert "| [table2](#table2) |" in md and "no: `snakemake reports/smoke/table2.md`" in md
     assert "| [table3](#table3) |" in md
     # Table 1 included under its own title, its headings one level down, banner and footnote kept
     assert "## Table 1: two stacked LSTMs on PTB (fixture)" in md and "### This run" in md
     assert "\n## This run" not in md
     assert "> Scale: **smoke** (fixture banner)." in md and "| ISS | 0.0065 | 1.20× (10.59×) |" in md
-    assert "Not built yet: `snakemake reports/table2.md`." in md
+    assert "Not built yet: `snakemake reports/smoke/table2.md`." in md
 
 
 def test_markdown_comparison_summary_counts_and_lists_the_failures(tree, config):
@@ -156,7 +156,7 @@ def test_known_failure_is_explained_once_at_the_top_and_named_in_the_comparison(
     results, reports = tree
     known = dict(kind="claim", id="direct_design_worse_than_iss", table="table1", scale="mid",
                  status="known fail", message="Recorded: the direct design wins on every seed.")
-    with (results / "comparison.csv").open("a", newline="") as handle:
+    with (results / "smoke" / "comparison.csv").open("a", newline="") as handle:
         csv.DictWriter(handle, fieldnames=COMPARISON_COLUMNS).writerow(known)
     report.build(config, results, reports)
     for name, heading in (("report.md", "## Comparison"), ("report.tex", "Comparison")):
@@ -211,7 +211,7 @@ def test_markdown_provenance_lists_every_results_file(tree, config):
 def test_empty_tree_builds_a_report_that_says_what_is_missing(tmp_path, config):
     report.build(config, tmp_path / "results", tmp_path / "reports")
     md = (tmp_path / "reports" / "report.md").read_text(encoding="utf-8")
-    assert "Not run yet: `snakemake reports/comparison.md`" in md
+    assert "Not run yet: `snakemake reports/smoke/comparison.md`" in md
     assert "No figures yet" in md and "No results files yet." in md
     assert md.count("Not built yet") == 3
     assert (tmp_path / "reports" / "report.tex").read_text().rstrip().endswith(r"\end{document}")
@@ -284,7 +284,7 @@ def test_snakemake_html_report_has_the_figures_and_tables(tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert summary.returncode == 0, summary.stderr[-3000:]
     outputs = [line.split("\t")[0] for line in summary.stdout.splitlines()[1:] if line.startswith("reports/")]
-    assert "reports/report.md" in outputs and "reports/figures/speedup_vs_sparsity.png" in outputs
+    assert "reports/smoke/report.md" in outputs and "reports/smoke/figures/speedup_vs_sparsity.png" in outputs
     for output in outputs:
         path = tmp_path / output
         if path.suffix == ".png":

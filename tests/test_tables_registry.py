@@ -32,7 +32,7 @@ TOY_PACKAGE = {
     "steps.py": '''
         from iss_harness.config import scale_settings
         from iss_harness.io import read_json, write_json_atomic, write_text_atomic
-        from iss_harness.tasks.paths import table_dir
+        from iss_harness.tasks.paths import scale_root, table_dir
 
         def train_row(config, row, results):
             value = scale_settings(config)["toy"]["rows"][row]["value"]
@@ -43,9 +43,10 @@ TOY_PACKAGE = {
             for row in scale_settings(config)["toy"]["rows"]:
                 double = read_json(table_dir(results, config, "toy") / row / "metrics.json")["double"]
                 lines.append(f"{config['scale']},paper_sizes,{row},double,{double},double")  # cells below paper scale are checked on paper_sizes lines
-            write_text_atomic(results / "toy.csv", "\\n".join(lines) + "\\n")
+            table = scale_root(results, config) / "toy.csv"
+            write_text_atomic(table, "\\n".join(lines) + "\\n")
             write_text_atomic(reports / "toy.md", "# Toy\\n\\n" + "\\n".join(lines[1:]) + "\\n")
-            return [results / "toy.csv", reports / "toy.md"]
+            return [table, reports / "toy.md"]
         ''',
     "rules.smk": '''
         # The toy table's rules: one job per row, then the report.
@@ -63,8 +64,8 @@ TOY_PACKAGE = {
             input:
                 expand(f"{RESULTS}/toy/{{row}}/metrics.json", row=TOY_ROWS),
             output:
-                "results/toy.csv",
-                "reports/toy.md",
+                f"{RESULTS}/toy.csv",
+                f"{REPORTS}/toy.md",
             shell:
                 "iss report --table toy"
         ''',
@@ -123,13 +124,14 @@ def test_a_toy_table_runs_end_to_end_through_the_extension_point(project):
     done = run(project, "snakemake", "toy_report", "--cores", "1", "--configfile", "config/toy.yaml")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (project / "results" / "smoke" / "toy" / "b" / "metrics.json").is_file()
-    assert "b,double,8,double" in (project / "results" / "toy.csv").read_text()
+    assert "b,double,8,double" in (project / "results" / "smoke" / "toy.csv").read_text()
+    assert (project / "reports" / "smoke" / "toy.md").is_file()
     config = ["--config", "config/config.yaml", "--config", "config/toy.yaml"]
     listed = run(project, "iss", "check-config", *config)
     assert listed.returncode == 0 and "toy: train, report" in listed.stdout, listed.stderr
     compared = run(project, "iss", "compare", "--no-fail", *config)
     assert compared.returncode == 0, compared.stderr
-    cells = {line.split(",")[5]: line for line in (project / "results" / "comparison.csv").read_text().splitlines()
+    cells = {line.split(",")[5]: line for line in (project / "results" / "smoke" / "comparison.csv").read_text().splitlines()
              if ",toy," in line and line.startswith("cell,")}
     assert ",pass," in cells["a"] and ",fail," in cells["b"], cells  # 6 == 2 * 3; 8 != the toy paper's 10
     refused = run(project, "iss", "figures", "--table", "toy", *config)

@@ -316,7 +316,7 @@ def test_pipeline_on_the_fixture_writes_metrics_report_and_figure(tiny):
     written = write_bidaf_figures(results / "smoke" / "table3", table3_rows(config), reports, "smoke")
     assert all(p.stat().st_size > 1000 for p in written)
     from iss_harness.paper import compare
-    checked = compare.compare(results, "smoke")  # the tidy CSV follows the comparison's contract
+    checked = compare.compare(results / "smoke", "smoke")  # the tidy CSV follows the comparison's contract
     assert "table3 at smoke" in checked.summary() and checked.exit_code == 0, checked.summary()
 
 

@@ -7,7 +7,7 @@
   rule and tolerance (``PaperCell.check``), at the line's own scale;
 * evaluates the claims of ``config/claims.yaml`` (relations between reproduced numbers: ISS keeps
   the baseline's perplexity, the direct design is worse, width falls as lambda rises, ...);
-* writes ``reports/comparison.md`` and ``results/comparison.csv`` (tidy, one line per check) and
+* writes ``reports/<scale>/comparison.md`` and ``results/<scale>/comparison.csv`` (tidy, one line per check) and
   returns 0 when nothing applicable failed, 1 when a check failed or a results file is malformed
   (2 when the paper or claims file itself is invalid).
 
@@ -312,7 +312,7 @@ def _csv_text(records: list[dict[str, Any]]) -> str:
 def run(results_dir: str | Path, reports_dir: str | Path, scale: str | None = None, *,
         claims_path: str | Path | None = None, paper_path: str | Path | None = None,
         extra_paper: list[str | Path] = ()) -> int:
-    """Compare, write ``reports/comparison.md`` and ``results/comparison.csv`` (atomically), print
+    """Compare, write ``<reports>/comparison.md`` and ``<results>/comparison.csv`` (atomically), print
     the summary; 0 when nothing applicable failed, 1 otherwise, 2 for an invalid paper or claims
     file (with a message, no traceback)."""
     if scale is not None and scale not in SCALES:

@@ -1,4 +1,4 @@
-"""The one page a reader opens first: ``reports/report.md`` and ``reports/report.tex``.
+"""The one page a reader opens first: ``reports/<scale>/report.md`` and ``report.tex``.
 
 ``build(config, results, reports)`` gathers what exists, never what it wishes existed:
 
@@ -106,11 +106,12 @@ def _csv_rows(path: Path) -> list[dict] | None:
         return list(csv.DictReader(handle))
 
 
-def table_sections(results: Path, reports: Path, paper_path: Path | None = None) -> list[TableSection]:
+def table_sections(scale_results: Path, reports: Path, paper_path: Path | None = None) -> list[TableSection]:
+    """One section per paper table: its scale's results/<scale>/<table>.csv and reports/<scale>/<table>.{md,tex}."""
     paper = load_paper_tables(paper_path)
     sections = []
     for name, table in paper.tables.items():
-        rows = _csv_rows(Path(results) / f"{name}.csv") or []
+        rows = _csv_rows(Path(scale_results) / f"{name}.csv") or []
         scales = sorted({row.get("scale", "") for row in rows if row.get("scale")}, key=_scale_order)
         sections.append(TableSection(name, table.title, scales, _read(Path(reports) / f"{name}.md"),
                                      _read(Path(reports) / f"{name}.tex")))
@@ -132,9 +133,9 @@ def figure_caption(stem: str) -> str:
     return FIGURES.get(stem, stem.replace("_", " "))
 
 
-def comparison_summary(results: Path) -> dict | None:
-    """Counts per kind and status, and the notable lines, from results/comparison.csv."""
-    rows = _csv_rows(Path(results) / "comparison.csv")
+def comparison_summary(scale_results: Path) -> dict | None:
+    """Counts per kind and status, and the notable lines, from results/<scale>/comparison.csv."""
+    rows = _csv_rows(Path(scale_results) / "comparison.csv")
     if rows is None:
         return None
     counts: dict[str, dict[str, int]] = {}
@@ -276,8 +277,9 @@ class Gathered:
 
 def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> Gathered:
     provenance = provenance_lines(results)
-    return Gathered(scale=config["scale"], sections=table_sections(results, reports, paper_path),
-                    summary=comparison_summary(results), stems=figure_stems(reports), provenance=provenance,
+    scale_results = Path(results) / config["scale"]  # iss_harness.tasks.paths.scale_root
+    return Gathered(scale=config["scale"], sections=table_sections(scale_results, reports, paper_path),
+                    summary=comparison_summary(scale_results), stems=figure_stems(reports), provenance=provenance,
                     keys=version_sets(provenance), speed=sparsity_speed_rows(results, config["scale"]),
                     reports=Path(reports))
 

@@ -1,4 +1,4 @@
-"""The one-page report in LaTeX (``reports/report.tex``, standalone), from what
+"""The one-page report in LaTeX (``reports/<scale>/report.tex``, standalone), from what
 ``iss_harness.reporting.report.gather`` read; and its optional PDF (pdflatex, when installed)."""
 from __future__ import annotations
 
@@ -107,14 +107,14 @@ def _latex_longtable(rows: list[list[str]], header: list[str], spec: str, size: 
     return "\n".join(lines)
 
 
-def _comparison_latex(summary: dict | None) -> str:
+def _comparison_latex(summary: dict | None, scale: str) -> str:
     if summary is None:
-        return tex_text("Not run yet: snakemake reports/comparison.md (or iss compare) checks every reproduced "
+        return tex_text(f"Not run yet: snakemake reports/{scale}/comparison.md (or iss compare) checks every reproduced "
                         "number against the paper.") + "\n"
     verdict = ("nothing applicable failed" if summary["failing"] == 0
                else rf"\textbf{{{summary['failing']} applicable check(s) failed}}")
     parts = [tex_text(f"{summary['lines']} lines at scale {', '.join(summary['scales']) or MISSING}: ") + verdict
-             + tex_text(". Every line, with its tolerance and rule, is in reports/comparison.md."), ""]
+             + tex_text(f". Every line, with its tolerance and rule, is in reports/{scale}/comparison.md."), ""]
     if summary["known"]:
         parts += [r"\textbf{Known failures (reported, not gated; explained at the top):} "
                   + tex_text(known_failure_ids(summary) + "."), ""]
@@ -207,20 +207,20 @@ def render_latex_report(g: Gathered) -> str:
                           "yes" if s.latex else "not yet"])
               + r" \\" for s in sections]
     parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
-              r"\section{Comparison with the paper}", _comparison_latex(summary)]
+              r"\section{Comparison with the paper}", _comparison_latex(summary, g.scale)]
     for s in sections:
         parts.append(rf"\section{{{tex_text(s.name)}: {tex_text(s.title)}}}")
         if s.latex is None:
-            parts += [tex_text(f"Not built yet: snakemake reports/{s.name}.tex."), ""]
+            parts += [tex_text(f"Not built yet: snakemake reports/{g.scale}/{s.name}.tex."), ""]
             continue
         # Landscape pages: the tables have many columns (pdflscape turns the page in PDF viewers).
-        parts += [tex_text(f"Scale of these results: {scales_text(s)}. Source: reports/{s.name}.tex "
+        parts += [tex_text(f"Scale of these results: {scales_text(s)}. Source: reports/{g.scale}/{s.name}.tex "
                            "(on the landscape page that follows)."), "",
                   r"\begin{landscape}", include_table_latex(s.latex), r"\end{landscape}", ""]
     parts.append(r"\section{Figures}")
     figures_dir = Path(reports) / "figures"
     if not stems:
-        parts.append(tex_text("No figures yet (snakemake writes them to reports/figures/)."))
+        parts.append(tex_text(f"No figures yet (snakemake writes them to reports/{g.scale}/figures/)."))
     for stem in stems:
         graphic = f"figures/{stem}.pdf" if (figures_dir / f"{stem}.pdf").exists() else f"figures/{stem}.png"
         parts += [r"\begin{figure}[H]\centering",
@@ -247,7 +247,7 @@ def compile_pdf(tex_path: Path, runs: int = 2, timeout: float = 300) -> Path:
     first error."""
     tex_path = Path(tex_path).resolve()
     if not tex_path.exists():
-        raise LatexError(f"{tex_path} does not exist: run `iss summary` (snakemake reports/report.tex) first")
+        raise LatexError(f"{tex_path} does not exist: run `iss summary` (snakemake reports/<scale>/report.tex) first")
     command = pdflatex()
     if command is None:
         raise LatexError("pdflatex is not installed (Debian: apt-get install texlive-latex-base "

@@ -1,4 +1,4 @@
-"""The one-page report in Markdown (``reports/report.md``), from what ``iss_harness.reporting.report.gather`` read."""
+"""The one-page report in Markdown (``reports/<scale>/report.md``), from what ``iss_harness.reporting.report.gather`` read."""
 from __future__ import annotations
 
 import datetime
@@ -53,9 +53,9 @@ def _md_table(rows: list[dict], columns: list[str]) -> str:
                     headers=columns, tablefmt="github", disable_numparse=True)
 
 
-def _comparison_markdown(summary: dict | None) -> str:
+def _comparison_markdown(summary: dict | None, scale: str) -> str:
     if summary is None:
-        return ("Not run yet: `snakemake reports/comparison.md` (or `iss compare`) checks every reproduced "
+        return (f"Not run yet: `snakemake reports/{scale}/comparison.md` (or `iss compare`) checks every reproduced "
                 "number against the paper.\n")
     counts = [dict(Kind=kind, **{status: str(n) for status, n in by_status.items()})
               for kind, by_status in summary["counts"].items()]
@@ -105,14 +105,14 @@ def render_markdown_report(g: Gathered) -> str:
     if summary and summary["known"]:  # the answer to the paper's question comes before the tables
         parts[-2:-2] = [f"**Where this run contradicts the paper.** {known_failures_text(summary)}", ""]
     for s in sections:
-        built = "yes" if s.markdown else f"no: `snakemake reports/{s.name}.md`"
+        built = "yes" if s.markdown else f"no: `snakemake reports/{g.scale}/{s.name}.md`"
         parts.append(f"| [{s.name}](#{s.name}) | {s.title} | {scales_text(s)} | {built} |")
-    parts += ["", "## Comparison with the paper", "", _comparison_markdown(summary)]
+    parts += ["", "## Comparison with the paper", "", _comparison_markdown(summary, g.scale)]
     for s in sections:
         parts += [f'<a id="{s.name}"></a>', ""]
         if s.markdown is None:
             parts += [f"## {s.name}: {s.title}", "",
-                      f"Not built yet: `snakemake reports/{s.name}.md`.", ""]
+                      f"Not built yet: `snakemake reports/{g.scale}/{s.name}.md`.", ""]
             continue
         title, body = _split_title(s.markdown)
         parts += [f"## {title or s.title}", "",
@@ -120,7 +120,7 @@ def render_markdown_report(g: Gathered) -> str:
                   _demote(body, 1).rstrip(), ""]
     parts += ["## Figures", ""]
     if not stems:
-        parts += ["No figures yet (`snakemake` writes them to reports/figures/).", ""]
+        parts += [f"No figures yet (`snakemake` writes them to reports/{g.scale}/figures/).", ""]
     for stem in stems:
         png = Path(reports) / "figures" / f"{stem}.png"
         link = f"figures/{stem}.png" if png.exists() else f"figures/{stem}.pdf"

@@ -4,7 +4,7 @@ the provenance checks of every training run, and the files they write.
 Each table's report (``iss_harness.tables.table1.report/2/3``) collects one record per (setting, row, seed,
 metric), then lays out two tables: "this run" (the models trained at the selected scale) and "at
 the paper's sizes" (the published geometry with random weights). ``write_table_files`` writes
-``results/<table>.csv`` and ``reports/<table>.{md,tex}`` from them, atomically.
+``results/<scale>/<table>.csv`` and ``reports/<scale>/<table>.{md,tex}`` from them, atomically.
 """
 from __future__ import annotations
 
@@ -105,10 +105,10 @@ class Section:
     latex_notes: list[str]
 
 
-def write_table_files(name: str, title: str, frame: pd.DataFrame, sections: list[Section], results: Path,
+def write_table_files(name: str, title: str, frame: pd.DataFrame, sections: list[Section], scale_results: Path,
                       reports: Path) -> None:
-    """results/<name>.csv (the frame) and reports/<name>.md / .tex (the sections), atomically."""
-    write_text_atomic(Path(results) / f"{name}.csv", frame.to_csv(index=False))
+    """results/<scale>/<name>.csv (the frame) and reports/<scale>/<name>.md / .tex (the sections), atomically."""
+    write_text_atomic(Path(scale_results) / f"{name}.csv", frame.to_csv(index=False))
     markdown = [f"# {title}", ""]
     for section in sections:
         markdown += [f"## {section.heading}", "", render_markdown(section.table, section.lines, section.markdown_notes)]

@@ -6,13 +6,13 @@ CLAIMS = "config/claims.yaml"
 
 rule compare:
     input:
-        [f"results/{table}.csv" for table in COMPARED_TABLES],
+        [f"{RESULTS}/{table}.csv" for table in COMPARED_TABLES],
         PAPER_CELLS,
         CLAIMS,
     output:
-        markdown=report("reports/comparison.md", category="Comparison with the paper",
+        markdown=report(f"{REPORTS}/comparison.md", category="Comparison with the paper",
                         caption="../report/comparison.rst"),
-        csv="results/comparison.csv",
+        csv=f"{RESULTS}/comparison.csv",
     log:
         f"{RESULTS}/logs/compare.log",
     conda:

@@ -15,8 +15,8 @@ rule report:
     input:
         report_inputs,
     output:
-        markdown=report("reports/report.md", category="Report", caption="../report/report.rst"),
-        latex="reports/report.tex",
+        markdown=report(f"{REPORTS}/report.md", category="Report", caption="../report/report.rst"),
+        latex=f"{REPORTS}/report.tex",
     log:
         f"{RESULTS}/logs/report.log",
     conda:
@@ -32,7 +32,7 @@ rule report_pdf:
         rules.report.output.latex,
         report_inputs,
     output:
-        report("reports/report.pdf", category="Report", caption="../report/report.rst"),
+        report(f"{REPORTS}/report.pdf", category="Report", caption="../report/report.rst"),
     log:
         f"{RESULTS}/logs/report_pdf.log",
     conda:

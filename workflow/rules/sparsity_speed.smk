@@ -23,9 +23,9 @@ rule sparsity_speed_figure:
     input:
         rules.sparsity_speed.output,
     output:
-        png=report("reports/figures/speedup_vs_sparsity.png", category="Figures",
+        png=report(f"{REPORTS}/figures/speedup_vs_sparsity.png", category="Figures",
                    caption="../report/speedup_vs_sparsity.rst"),
-        pdf="reports/figures/speedup_vs_sparsity.pdf",
+        pdf=f"{REPORTS}/figures/speedup_vs_sparsity.pdf",
     log:
         f"{RESULTS}/logs/sparsity_speed_figure.log",
     conda:

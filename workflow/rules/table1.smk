@@ -96,9 +96,9 @@ rule table1_report:
         rules.table1_time_paper_sizes.output,
         PAPER_TABLES,
     output:
-        csv="results/table1.csv",
-        markdown=report("reports/table1.md", category="Tables", caption="../report/table1.rst"),
-        latex="reports/table1.tex",
+        csv=f"{RESULTS}/table1.csv",
+        markdown=report(f"{REPORTS}/table1.md", category="Tables", caption="../report/table1.rst"),
+        latex=f"{REPORTS}/table1.tex",
     log:
         f"{RESULTS}/logs/table1_report.log",
     conda:
@@ -112,9 +112,9 @@ rule table1_figures:
         expand(f"{TABLE1_RUN}/history.csv", row=TABLE1_ROWS, seed=TABLE1_SEEDS),
         expand(f"{TABLE1_RUN}/model.pt", row="iss_a", seed=TABLE1_SEEDS[0]),
     output:
-        [report(f"reports/figures/table1_{name}.png", category="Figures", caption=f"../report/table1_{name}.rst")
+        [report(f"{REPORTS}/figures/table1_{name}.png", category="Figures", caption=f"../report/table1_{name}.rst")
          for name in ["training_curves", "iss_sparsity"]],
-        expand("reports/figures/table1_{name}.pdf", name=["training_curves", "iss_sparsity"]),
+        expand(f"{REPORTS}/figures/table1_{{name}}.pdf", name=["training_curves", "iss_sparsity"]),
     log:
         f"{RESULTS}/logs/table1_figures.log",
     conda:

@@ -33,8 +33,8 @@ rule table1_pareto:
         PAPER_TABLES,
     output:
         csv=f"{TABLE1_DIR}/pareto.csv",
-        figures=[report("reports/figures/table1_pareto.png", category="Figures", caption="../report/table1_pareto.rst"),
-                 "reports/figures/table1_pareto.pdf"],
+        figures=[report(f"{REPORTS}/figures/table1_pareto.png", category="Figures", caption="../report/table1_pareto.rst"),
+                 f"{REPORTS}/figures/table1_pareto.pdf"],
     log:
         f"{RESULTS}/logs/table1_pareto.log",
     conda:

@@ -92,9 +92,9 @@ rule table2_report:
         rules.table2_time_paper_sizes.output,
         PAPER_TABLES,
     output:
-        csv="results/table2.csv",
-        markdown=report("reports/table2.md", category="Tables", caption="../report/table2.rst"),
-        latex="reports/table2.tex",
+        csv=f"{RESULTS}/table2.csv",
+        markdown=report(f"{REPORTS}/table2.md", category="Tables", caption="../report/table2.rst"),
+        latex=f"{REPORTS}/table2.tex",
     log:
         f"{RESULTS}/logs/table2_report.log",
     conda:
@@ -107,8 +107,8 @@ rule table2_figures:
     input:
         rules.table2_report.output.csv,
     output:
-        report("reports/figures/rhn_tradeoff.png", category="Figures", caption="../report/rhn_tradeoff.rst"),
-        "reports/figures/rhn_tradeoff.pdf",
+        report(f"{REPORTS}/figures/rhn_tradeoff.png", category="Figures", caption="../report/rhn_tradeoff.rst"),
+        f"{REPORTS}/figures/rhn_tradeoff.pdf",
     log:
         f"{RESULTS}/logs/table2_figures.log",
     conda:

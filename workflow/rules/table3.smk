@@ -120,9 +120,9 @@ rule table3_report:
         rules.table3_time_paper_sizes.output,
         PAPER_TABLES,
     output:
-        csv="results/table3.csv",
-        markdown="reports/table3.md",
-        latex="reports/table3.tex",
+        csv=f"{RESULTS}/table3.csv",
+        markdown=f"{REPORTS}/table3.md",
+        latex=f"{REPORTS}/table3.tex",
     log:
         f"{RESULTS}/logs/table3_report.log",
     conda:
@@ -135,7 +135,7 @@ rule table3_figures:
     input:
         expand(f"{TABLE3_DIR}/{{row}}/group_norms.json", row=TABLE3_ROWS),
     output:
-        expand("reports/figures/bidaf_group_norms.{ext}", ext=["png", "pdf"]),
+        expand(f"{REPORTS}/figures/bidaf_group_norms.{{ext}}", ext=["png", "pdf"]),
     log:
         f"{RESULTS}/logs/table3_figures.log",
     conda:

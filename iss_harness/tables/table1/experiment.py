@@ -5,7 +5,7 @@ Steps (each is one ``iss`` command and one Snakemake rule; every step writes fil
     evaluate_row   results/<scale>/table1/<row>/metrics.json, compact.pt   (shrink + perplexity + cost)
     time_learned   results/<scale>/table1/timing_learned.json     (compact models of this run, interleaved)
     time_paper_sizes  results/<scale>/table1/timing_paper_sizes.json (paper's sizes, random weights)
-    report_table1.build  results/table1.csv, reports/table1.md, reports/table1.tex
+    report.build  results/<scale>/table1.csv, reports/<scale>/table1.{md,tex}
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import pandas as pd
 from iss_harness.config import scale_settings
 from iss_harness.paper.tables import load_paper_tables
 from iss_harness.provenance import provenance_lines
-from iss_harness.tasks.paths import table_dir
+from iss_harness.tasks.paths import scale_root, table_dir
 from iss_harness.io import read_json
 from iss_harness.tables.table1.rows import (TABLE, paper_row, paper_sizes, row_dir, row_label, row_settings, seeds, start_row,
                              table_rows)
@@ -175,5 +175,5 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
         Section("At the paper's sizes (random weights; geometry and latency need no training)",
                 paper_sizes_table(frame, paper), "Table 1 at the paper's sizes (random weights).",
                 "tab:table1-paper-sizes", [], [TIMING_NOTE], []),
-    ], results, reports)
+    ], scale_root(results, config), reports)
     return frame

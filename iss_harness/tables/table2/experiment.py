@@ -6,7 +6,7 @@ one "lambda_<value>" per configured lambda (dropouts x iss_dropout_multiplier, e
     evaluate_row   .../metrics.json, compact.pt       (shrink, lossless check, perplexity, width, cost)
     time_learned   results/<scale>/table2/timing_learned.json      (compact models of the first seed)
     time_paper_sizes  results/<scale>/table2/timing_paper_sizes.json (the paper's widths, random weights)
-    report_table2.build  results/table2.csv, reports/table2.{md,tex}
+    report.build  results/<scale>/table2.csv, reports/<scale>/table2.{md,tex}
 """
 from __future__ import annotations
 

@@ -58,12 +58,13 @@ def plot_rhn_tradeoff(points: pd.DataFrame, paper_points: pd.DataFrame, scale: s
 
 
 def write_figures(config: dict, results: Path, reports: Path) -> list[Path]:
-    """The Table 2 figures from results/table2.csv (the registry's ``figures`` step)."""
-    return write_table2_figures(Path(results) / "table2.csv", reports)
+    """The Table 2 figures from results/<scale>/table2.csv (the registry's ``figures`` step)."""
+    from iss_harness.tasks.paths import scale_root
+    return write_table2_figures(scale_root(results, config) / "table2.csv", reports)
 
 
 def write_table2_figures(table2_csv: Path, reports_dir: Path) -> list[Path]:
-    """reports/figures/rhn_tradeoff.{png,pdf} from results/table2.csv and the paper file."""
+    """reports/<scale>/figures/rhn_tradeoff.{png,pdf} from results/<scale>/table2.csv and the paper file."""
     from iss_harness.paper.tables import load_paper_tables
     frame = pd.read_csv(require_file(Path(table2_csv), "table2_report"))
     paper = load_paper_tables()

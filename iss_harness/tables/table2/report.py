@@ -16,7 +16,7 @@ from iss_harness.config import scale_settings
 from iss_harness.tables.table2.rows import table2_rows, table2_seeds
 from iss_harness.paper.tables import load_paper_tables, paired_paper_rows
 from iss_harness.provenance import provenance_lines
-from iss_harness.tasks.paths import table_dir
+from iss_harness.tasks.paths import scale_root, table_dir
 from iss_harness.io import read_json
 from iss_harness.tables.table2.rows import TABLE, paper_widths, row_settings, run_dir
 from iss_harness.reporting.table_files import (
@@ -140,5 +140,5 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
         Section("At the paper's widths (depth 10, random weights; geometry and latency need no training)",
                 paper_sizes_table(frame, paper.rows(TABLE)), "Table 2 at the paper's widths (random weights).",
                 "tab:table2-paper-sizes", [], [note.replace("; first seed only", "")], []),
-    ], results, reports)
+    ], scale_root(results, config), reports)
     return frame

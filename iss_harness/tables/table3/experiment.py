@@ -11,8 +11,8 @@ Steps (each one ``iss`` command and one Snakemake rule; every step writes files)
                               -> shrink -> official EM/F1 of the compact model, sizes, weight #
     time_learned              results/<scale>/table3/timing_learned.json      (compact models, batch 1)
     time_paper_sizes          results/<scale>/table3/timing_paper_sizes.json  (paper's sizes, random weights)
-    report_table3.build       results/table3.csv, reports/table3.{md,tex}
-    figures_bidaf             reports/figures/bidaf_group_norms.{png,pdf}
+    report.build              results/<scale>/table3.csv, reports/<scale>/table3.{md,tex}
+    figures                   reports/<scale>/figures/bidaf_group_norms.{png,pdf}
 """
 from __future__ import annotations
 

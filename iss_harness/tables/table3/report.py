@@ -23,6 +23,7 @@ from iss_harness.paper.tables import load_paper_tables, paired_paper_rows
 from iss_harness.provenance import git_sha
 from iss_harness.io import read_json
 from iss_harness.tables.table3.rows import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
+from iss_harness.tasks.paths import scale_root
 from iss_harness.reporting.table_files import Section, paper_size_timing, tidy_frame, value_of, write_table_files
 from iss_harness.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
@@ -224,5 +225,5 @@ def build(config: dict, results: Path, reports: Path) -> pd.DataFrame:
                 "tab:table3-paper-sizes", [],
                 [sizes_note, timing_note.replace("EM/F1 and sizes are (CPU, fixed seed)", "weight counts are exact")],
                 [sizes_note]),
-    ], results, reports)
+    ], scale_root(results, config), reports)
     return frame
