@@ -137,8 +137,7 @@ class Normed(nn.Module):
 
 
 @pytest.mark.parametrize("model, why", [(Residual, "coupled to other features .*residual"),
-                                        (Normed, "no exact shrink exists .*LayerNorm"),
-                                        (EncoderDecoder, "'enc' and 'dec' are coupled")])
+                                        (Normed, "no exact shrink exists .*LayerNorm")])
 def test_models_with_no_exact_shrink_are_refused_with_a_reason(model, why):
     with pytest.raises(iss.ConsumerNotFound, match=why) as error:
         iss.components(model())
@@ -184,29 +183,3 @@ def test_module_path_packing_and_full_slices_of_the_state_are_traced():
 
     families = iss.components(Packed())
     assert [part.param for part in families[0].parts][-1] == "head.weight"
-
-
-class TiedWordLM(nn.Module):
-    """pytorch/examples' word language model with tie_weights: decoder.weight is encoder.weight."""
-
-    def __init__(self, ntoken=50, nhid=16):
-        super().__init__()
-        self.encoder, self.rnn, self.decoder = nn.Embedding(ntoken, nhid), nn.LSTM(nhid, nhid, 2), nn.Linear(nhid, ntoken)
-        self.decoder.weight = self.encoder.weight
-
-    def forward(self, x):
-        out, _ = self.rnn(self.encoder(x))
-        return self.decoder(out)
-
-
-def test_tied_weights_are_refused_with_a_hint_that_works_not_a_key_error_or_a_silent_untie():
-    model = TiedWordLM()
-    with pytest.raises(iss.NotSupported, match="'decoder.weight', which is tied to 'encoder.weight'") as error:
-        iss.components(model)
-    untie = str(error.value).rsplit("untie them to use ISS: ", 1)[1]
-    exec(untie, {"model": model, "torch": torch})  # the hint is a statement that runs on the model
-    families = iss.components(model)
-    assert model.decoder.weight is not model.encoder.weight
-    iss.GroupLasso(model, 0.1, families)().backward()
-    kill_unit(model, families[1], 4)
-    iss.shrink(model, families, example_inputs=(torch.randint(0, 50, (5, 2)),))
