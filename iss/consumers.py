@@ -83,7 +83,8 @@ class _StateTensor:     # h_n or c_n: [num_layers * D, B, h]
 @dataclass(frozen=True)
 class _Features:        # a tensor whose last dimension is these families' units, in this order
     segments: tuple[FamilyKey, ...]
-    ndim: int | None    # None: unknown (packed data, advanced indexing)
+    ndim: int | None    # None: unknown (packed data, advanced indexing, an embedding of any input)
+    packed: bool = False  # a PackedSequence's data: an LSTM reading it returns packed features too
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def trace_readers(model: nn.Module, lstms: dict[str, nn.LSTM], embeddings: dict[
 
 
 def _is_packed(value) -> bool:
-    return isinstance(value, _Features) and value.ndim is None
+    return isinstance(value, _Features) and value.packed
 
 
 def _node_args(node: fx.Node) -> list[fx.Node]:
@@ -294,7 +295,7 @@ class _ReaderSearch:
                 if mine != theirs:
                     self.couplings.append((mine, theirs))
         ndims = [value.ndim for value in traced]
-        return _Features(first.segments, None if None in ndims else max(ndims))
+        return _Features(first.segments, None if None in ndims else max(ndims), any(v.packed for v in traced))
 
     def _follow(self, node: fx.Node, value) -> object | None:
         """What ``node`` computes from a tagged input; records readers; raises when it cannot tell."""
@@ -326,7 +327,7 @@ class _ReaderSearch:
                 if target in REDUCTION_FUNCTIONS:
                     return _reduce(node, value, node.args[1:], node.kwargs)
                 if target is pack_padded_sequence:
-                    return _Features(value.segments, None)
+                    return _Features(value.segments, None, packed=True)
                 if target is pad_packed_sequence:
                     return _Padded(_Features(value.segments, 3))
         if node.op == "call_method" and isinstance(value, _Features) and first_is_tagged:
@@ -347,7 +348,8 @@ class _ReaderSearch:
     def _getitem(self, node: fx.Node, value, index):
         if isinstance(value, _LSTMResult):
             if index == 0:
-                return _Features(self._top_segments(value.lstm), None if value.packed else 3)
+                return _Features(self._top_segments(value.lstm), None, packed=True) if value.packed else \
+                    _Features(self._top_segments(value.lstm), 3)
             if index == 1:
                 return _StateTensor(value.lstm) if value.gru else _State(value.lstm)
         elif isinstance(value, _State) and index in (0, 1):
