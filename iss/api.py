@@ -53,13 +53,13 @@ def components(model: nn.Module, consumers: dict | None = None, lstms: list[str]
     readers = {}
     for name, declared in consumers.items():
         readers.update(declared_readers(name, selected[name], declared))
-    to_trace = {name: lstm for name, lstm in selected.items() if name not in consumers}
     embeddings = tied_embeddings(modules)
-    couplings = []
-    if to_trace or embeddings:
-        traced = trace_readers(model, to_trace, embeddings, selected)
-        readers.update(traced.readers)
-        couplings += [(family_name(*a), family_name(*b)) for a, b in traced.couplings]
+    # Declared modules are traced too: their readers add to the declared ones, and a state hand-off or
+    # a residual sum couples them as it does any other; where the walk stops on them, it moves on.
+    traced = trace_readers(model, selected, embeddings, declared=set(consumers))
+    for key, found in traced.readers.items():
+        readers[key] = list(dict.fromkeys([*readers.get(key, []), *found]))
+    couplings = [(family_name(*a), family_name(*b)) for a, b in traced.couplings]
     families = [family for name in selected for family in lstm_families(modules, name, readers)]
     tied, tie_couplings = embedding_families(modules, embeddings, readers, families)
     couplings += tie_couplings + declared_couplings(coupled, families, modules)

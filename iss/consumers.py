@@ -20,15 +20,10 @@ declares the consumer instead: ``iss.components(model, consumers={"lstm": "head"
 
 The recurrent state (``h_n``, ``c_n``) may be returned and fed back in: it shrinks with its LSTM.
 
-Coupled units (their sizes must stay equal across modules) are recorded as pairs of families, which
-``iss.coupling`` merges into one component per unit pair:
-
-- a state handed to another LSTM/GRU as its initial state (``dec(y, enc(x)[1])``): row r of one's
-  ``h_n`` [num_layers * D, B, h] is row r of the other's, so layer r // D, direction r % D of both;
-- an element-wise ``+``, ``-`` or ``*`` of two traced outputs of the same layout (a residual stream
-  ``lstm2(out1)[0] + out1``): unit k of one operand is unit k of the other and of the result;
-- the output of an ``nn.Embedding`` whose weight is tied to a reading ``nn.Linear`` is traced too
-  (its readers are the columns that shrink with the embedding dimension, see ``iss.coupling``).
+Coupled units (a state handed to another LSTM/GRU as its initial state, an element-wise ``+``, ``-``
+or ``*`` of two traced outputs of one layout, an embedding tied to a reading ``nn.Linear``) are
+recorded as pairs of families, which ``iss.coupling`` merges into one component per unit pair.
+Modules whose readers are declared are traced too, for their couplings and further readers.
 """
 from __future__ import annotations
 
@@ -40,9 +35,9 @@ from torch import fx, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from iss.errors import ConsumerNotFound
-from iss.hints import (RECURRENT, coupling_hint, declaration_hint, downstream_reader, left_out_hint,
-                       not_selected_hint, param_name, untie_all, untie_hint)
-from iss.tracing import trace
+from iss.hints import (COUPLED, INITIAL_STATE, NO_EXACT_SHRINK, NOT_SELECTED, RECURRENT, declaration_hint, stuck_hint,
+                       untie_all)
+from iss.tracing import trace, weighted_ancestor
 from iss.unit_ops import (COUPLING, ELEMENTWISE, NORMALISATIONS, REDUCTION_FUNCTIONS, REDUCTIONS, UNIT_WISE_FUNCTIONS,
                           UNIT_WISE_METHODS, UNIT_WISE_MODULES, index_keeps_last_dim, state_row_index)
 
@@ -92,10 +87,6 @@ class _Padded:          # pad_packed_sequence(...) -> (features, lengths)
     features: _Features
 
 
-COUPLED = "its units are coupled to other features"
-NO_EXACT_SHRINK = "no exact shrink exists"
-INITIAL_STATE = "it is passed as an LSTM's initial state"
-NOT_SELECTED = "its state is the initial state of a module left out of ISS"
 
 
 @dataclass(frozen=True)
@@ -107,25 +98,28 @@ class Traced:
     couplings: tuple[tuple[FamilyKey, FamilyKey], ...]
 
 
-def trace_readers(model: nn.Module, lstms: dict[str, nn.LSTM], embeddings: dict[str, str] | None = None,
-                  selected: dict[str, nn.Module] | None = None) -> Traced:
-    """For each top-layer family of the given LSTMs (name -> module): the (module name, first input
-    column) pairs that read its units, and the couplings between families, found by tracing
-    ``model.forward``. ``embeddings``: tied nn.Embedding name -> the parameter tied to its weight;
-    their outputs are followed too (key (name, 0, 0), width embedding_dim). ``selected``: every
-    module ISS describes (``lstms`` and those whose readers are declared), which a state may be
-    handed to."""
-    names = list(lstms) or list(embeddings or {})
+def trace_readers(model: nn.Module, lstms: dict[str, nn.Module], embeddings: dict[str, str] | None = None,
+                  declared: set[str] = frozenset()) -> Traced:
+    """For each top-layer family of the given LSTMs/GRUs (name -> module): the (module name, first
+    input column) pairs that read its units, and the couplings between families (a state handed
+    from one to another, a residual sum), found by tracing ``model.forward``. ``embeddings``: tied
+    nn.Embedding name -> the parameter tied to its weight; their outputs are followed too (key
+    (name, 0, 0), width embedding_dim). ``declared``: the modules whose readers the user declared:
+    where the walk stops on their output alone it moves on (and a model that does not trace at all
+    needs no trace when every module is declared), except where no exact shrink exists."""
+    undeclared = [name for name in lstms if name not in declared] or ([] if lstms else list(embeddings or {}))
     try:
         graph = trace(model)
     except Exception as error:  # noqa: BLE001 - any tracing failure gets the same advice
+        if not undeclared and not embeddings:
+            return Traced({}, ())
         first_line = str(error).splitlines()[0] if str(error) else ""
         raise ConsumerNotFound(
             f"could not trace {type(model).__name__}.forward to find what reads the output of "
-            f"{', '.join(map(repr, names))} ({type(error).__name__}: {first_line}); "
-            f"{untie_all(embeddings) if not lstms else declaration_hint(names, dict(model.named_modules()))}"
+            f"{', '.join(map(repr, undeclared or list(embeddings)))} ({type(error).__name__}: {first_line}); "
+            f"{declaration_hint(undeclared, dict(model.named_modules())) if undeclared else untie_all(embeddings)}"
         ) from None
-    search = _ReaderSearch(dict(model.named_modules()), lstms, embeddings or {}, {**(selected or {}), **lstms})
+    search = _ReaderSearch(dict(model.named_modules()), lstms, embeddings or {}, set(declared))
     for node in graph.nodes:
         search.visit(node)
     return Traced(search.readers, tuple(search.couplings))
@@ -166,11 +160,11 @@ class _Stuck(Exception):
 class _ReaderSearch:
     """Walks the traced graph in order, tagging every value derived from an ISS LSTM's output."""
 
-    def __init__(self, modules: dict[str, nn.Module], lstms: dict[str, nn.LSTM], embeddings: dict[str, str],
-                 selected: dict[str, nn.Module]):
+    def __init__(self, modules: dict[str, nn.Module], lstms: dict[str, nn.Module], embeddings: dict[str, str],
+                 declared: set[str]):
         self.modules = modules
-        self.lstms = lstms  # the modules whose outputs are followed
-        self.selected = selected  # every module ISS describes: a state handed to one of them is coupled
+        self.lstms = self.selected = lstms  # every module ISS describes: a state handed to one of them is coupled
+        self.declared = declared  # modules whose readers are declared: the walk moves on where it stops on them
         self.embeddings = embeddings  # tied nn.Embedding -> the parameter tied to its weight
         self.values: dict[fx.Node, object] = {}
         self.readers: dict[FamilyKey, list[Reader]] = {}
@@ -180,9 +174,15 @@ class _ReaderSearch:
         try:
             self._visit(node)
         except _Stuck as stuck:
+            if self._excused(stuck):
+                return
             stuck.names = self._coupled_with(stuck.names)  # leaving one out of ISS leaves all out
             where = f"the output of {', '.join(map(repr, stuck.names))} reaches {_where(stuck.node)}: {stuck.why}"
             raise ConsumerNotFound(f"{where}; {self._hint(stuck)}") from None
+
+    def _excused(self, stuck: _Stuck) -> bool:
+        """The walk stopped on the output of declared modules only, where a declaration can be exact."""
+        return bool(stuck.names) and set(stuck.names) <= self.declared and not stuck.why.startswith(NO_EXACT_SHRINK)
 
     def _coupled_with(self, names: list[str]) -> list[str]:
         """``names`` and every module coupled to them so far, in the model's order."""
@@ -195,25 +195,9 @@ class _ReaderSearch:
         return [name for name in self.modules if name in found]
 
     def _hint(self, stuck: _Stuck) -> str:
-        """The call that works instead, with this model's module names."""
-        tied = [name for name in stuck.names if name in self.embeddings]
-        if tied:
-            alias = self.embeddings[tied[0]]
-            return (f"{tied[0]!r} is tied to {alias!r}, and iss follows a tied embedding's output only into "
-                    f"nn.Linear / nn.LSTM / nn.GRU modules; untie them to use ISS: "
-                    f"{untie_hint(alias, param_name(tied[0], 'weight'))}")
-        if stuck.why.startswith(NOT_SELECTED):
-            return not_selected_hint(stuck.names, stuck.node.target, self.modules)
-        if stuck.why.startswith((NO_EXACT_SHRINK, INITIAL_STATE)):
-            return left_out_hint(stuck.names, self.modules)
-        if isinstance(stuck.value, (_State, _StateTensor)):
-            other = downstream_reader(stuck.node, self.modules, stuck.names, RECURRENT)
-            return coupling_hint(stuck.names, other, self.modules)
-        reader = downstream_reader(stuck.node, self.modules, stuck.names)
-        if stuck.why.startswith(COUPLED):
-            return (f"{left_out_hint(stuck.names, self.modules)}; if the other operand broadcasts over the "
-                    f"units (a mask of shape [..., 1]), {declaration_hint(stuck.names, self.modules, reader)}")
-        return declaration_hint(stuck.names, self.modules, reader)
+        """The call that works instead, with this model's module names (``iss.hints``)."""
+        return stuck_hint(stuck.why, stuck.names, stuck.node, self.modules, self.embeddings,
+                          isinstance(stuck.value, (_State, _StateTensor)))
 
     def _visit(self, node: fx.Node) -> None:
         tagged = [a for a in _node_args(node) if a in self.values]
@@ -225,7 +209,11 @@ class _ReaderSearch:
             return
         if node.op == "output":  # every returned value, not only the first
             for arg in tagged:
-                self._follow(node, self.values[arg])
+                try:
+                    self._follow(node, self.values[arg])
+                except _Stuck as stuck:
+                    if not self._excused(stuck):
+                        raise
             return
         if tagged:
             result = self._follow(node, self.values[tagged[0]])
@@ -236,6 +224,11 @@ class _ReaderSearch:
         """An nn.LSTM call reads ISS features through weight_ih_l0 (both directions); if it is an
         ISS LSTM itself, its result is tagged."""
         first = node.args[0] if node.args else node.kwargs.get("input")
+        if node.target in self.lstms:
+            packed = isinstance(first, fx.Node) and (
+                first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
+            self.values[node] = _LSTMResult(node.target, packed, isinstance(self.lstms[node.target], nn.GRU))
+            self._check_initial_state(node)
         for arg in tagged:
             value = self.values[arg]
             if arg is first and isinstance(value, _Features):
@@ -249,10 +242,15 @@ class _ReaderSearch:
             else:
                 raise _Stuck(node, value, f"{INITIAL_STATE}, and iss can couple a state only to the module it "
                                           f"is handed to whole (h_n, c_n or (h_n, c_n), unchanged)")
-        if node.target in self.lstms:
-            packed = isinstance(first, fx.Node) and (
-                first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
-            self.values[node] = _LSTMResult(node.target, packed, isinstance(self.lstms[node.target], nn.GRU))
+
+    def _check_initial_state(self, node: fx.Node) -> None:
+        """An initial state computed by a module with weights (a Linear bridge, a learned h0) has that
+        module's width, which shrink does not change: the receiving module cannot lose units."""
+        state = node.args[1] if len(node.args) > 1 else node.kwargs.get("hx")
+        source = weighted_ancestor(state, self.modules, self.lstms)  # None for a state of an ISS module
+        if source is not None:
+            raise _Stuck(node, _StateTensor(node.target), f"{NO_EXACT_SHRINK} for it: its initial state is "
+                                                          f"computed by {source!r}, whose width iss does not shrink")
 
     def _hand_over(self, node: fx.Node, source: str, target: str) -> None:
         """``source``'s final state is ``target``'s initial state: row r of h_n [num_layers * D, B, h]

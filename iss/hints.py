@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from torch import fx, nn
 
+# Why the reader search stopped (the start of its message), which decides the hint.
+COUPLED = "its units are coupled to other features"
+NO_EXACT_SHRINK = "no exact shrink exists"
+INITIAL_STATE = "it is passed as an LSTM's initial state"
+NOT_SELECTED = "its state is the initial state of a module left out of ISS"
+
 # The recurrent modules iss describes: their output's last dimension is [fwd h | bwd h] of the top layer.
 RECURRENT = (nn.LSTM, nn.GRU)
 
@@ -32,6 +38,30 @@ def declaration_hint(names, modules: dict[str, nn.Module], reader: str | None = 
             f"reads the output (this model's nn.Linear / nn.LSTM / nn.GRU modules: "
             f"{', '.join(map(repr, candidates))}; iss.Consumer(name, offset) when other features come "
             f"first in its input), or consumers={{{none}}} when the output leaves the model")
+
+
+def stuck_hint(why: str, names, node: fx.Node, modules: dict[str, nn.Module], embeddings: dict[str, str],
+               on_state: bool) -> str:
+    """The call that works where the reader search stopped at ``node`` on the output of ``names``
+    (``why``: its reason; ``on_state``: the value was a recurrent state; ``embeddings``: tied
+    nn.Embedding -> the parameter tied to its weight)."""
+    tied = [name for name in names if name in embeddings]
+    if tied:
+        alias = embeddings[tied[0]]
+        return (f"{tied[0]!r} is tied to {alias!r}, and iss follows a tied embedding's output only into "
+                f"nn.Linear / nn.LSTM / nn.GRU modules; untie them to use ISS: "
+                f"{untie_hint(alias, param_name(tied[0], 'weight'))}")
+    if why.startswith(NOT_SELECTED):
+        return not_selected_hint(names, node.target, modules)
+    if why.startswith((NO_EXACT_SHRINK, INITIAL_STATE)):
+        return left_out_hint(names, modules)
+    if on_state:
+        return coupling_hint(names, downstream_reader(node, modules, names, RECURRENT), modules)
+    reader = downstream_reader(node, modules, names)
+    if why.startswith(COUPLED):
+        return (f"{left_out_hint(names, modules)}; if the other operand broadcasts over the units (a mask of "
+                f"shape [..., 1]), {declaration_hint(names, modules, reader)}")
+    return declaration_hint(names, modules, reader)
 
 
 def downstream_reader(node: fx.Node, modules: dict[str, nn.Module], names,

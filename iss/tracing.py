@@ -54,3 +54,26 @@ def trace(model: nn.Module) -> fx.Graph:
     concrete = {name: None for name, p in signature.parameters.items() if p.default is None}
     with _packing_helpers_as_leaves():
         return _Tracer().trace(model, concrete_args=concrete or None)
+
+
+def weighted_ancestor(node, modules: dict[str, nn.Module], stop) -> str | None:
+    """The first module with parameters (or parameter read with ``get_attr``) that ``node`` is computed
+    from, not looking past calls of the modules in ``stop``; None when there is none (a forward
+    argument, zeros of a constant shape)."""
+    queue: list[fx.Node] = []
+    fx.node.map_arg(node, lambda n: queue.append(n) or n)  # a node, or a tuple of them: (h0, c0)
+    seen: set[fx.Node] = set()
+    while queue:
+        current = queue.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        if current.op == "get_attr":
+            return str(current.target)
+        if current.op == "call_module":
+            if current.target in stop:
+                continue
+            if any(True for _ in modules[current.target].parameters()):
+                return str(current.target)
+        queue.extend(current.all_input_nodes)
+    return None

@@ -261,3 +261,107 @@ def test_a_layer_norm_over_a_residual_stream_is_still_refused_with_a_call_that_w
     call = str(error.value).split("leave it out of ISS (", 1)[1].split("), or change", 1)[0]
     assert call == "iss.components(model, lstms=['gru3'])"
     assert math.isfinite(float(iss.GroupLasso(model, 0.1, eval(call, {"iss": iss, "model": model}))()))
+
+
+def test_the_declaration_hint_for_returned_features_keeps_the_coupling_and_narrows_exactly():
+    """Declaring the readers no longer hides what tracing shows: the residual sum and the hand-off
+    still couple the modules (followed literally, the old hint crashed the compact model)."""
+    class ReturnsSum(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm1, self.lstm2 = nn.LSTM(5, 8), nn.GRU(8, 8)
+
+        def forward(self, x):
+            out1, _ = self.lstm1(x)
+            return self.lstm2(out1)[0] + out1
+
+    class ReturnsDecoded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.dec = nn.LSTM(5, 8), nn.LSTM(4, 8)
+
+        def forward(self, x, y):
+            return self.dec(y, self.enc(x)[1])[0]
+
+    for model, inputs in ((ReturnsSum(), (torch.randn(6, 2, 5),)),
+                          (ReturnsDecoded(), (torch.randn(5, 2, 5), torch.randn(3, 2, 4)))):
+        with pytest.raises(iss.ConsumerNotFound, match="returned by forward") as error:
+            iss.components(model)
+        call = str(error.value).split("declare that the output leaves the model: ", 1)[1].split(" (shrink", 1)[0]
+        families = eval(call, {"iss": iss, "model": model.eval()})
+        assert len(families) == 1 and "+" in families[0].name, call
+        kill(model, families, families[0].name, [1, 6])
+        compact = iss.shrink(model, families)
+        with torch.no_grad():  # the returned features narrow to the surviving units, which are unchanged
+            assert torch.allclose(model(*inputs)[..., [0, 2, 3, 4, 5, 7]], compact(*inputs), atol=1e-5)
+
+
+class Bridged(nn.Module):
+    """A bidirectional GRU encoder whose state a Linear maps to the decoder's initial state."""
+
+    def __init__(self, learned_state=False):
+        super().__init__()
+        self.enc, self.fc, self.dec = nn.GRU(5, 8, bidirectional=True), nn.Linear(16, 8), nn.GRU(4, 8)
+        self.h0 = nn.Parameter(torch.zeros(1, 1, 8)) if learned_state else None
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x, y):
+        _, h = self.enc(x)
+        start = torch.tanh(self.fc(torch.cat((h[-2, :, :], h[-1, :, :]), dim=1))).unsqueeze(0)
+        if self.h0 is not None:
+            start = self.h0.expand(1, y.shape[1], 8).contiguous()
+        return self.head(self.dec(y, start)[0])
+
+
+@pytest.mark.parametrize("learned_state, source", [(False, "'fc'"), (True, "'h0'")])
+def test_an_initial_state_computed_by_weights_iss_does_not_shrink_is_refused_with_a_call_that_works(
+        learned_state, source):
+    model = Bridged(learned_state).eval()
+    with pytest.raises(iss.ConsumerNotFound, match=f"its initial state is computed by {source}") as error:
+        iss.components(model)
+    call = str(error.value).split("leave it out of ISS (", 1)[1].split("), or change", 1)[0]
+    assert call == "iss.components(model, lstms=['enc'])"
+    families = eval(call, {"iss": iss, "model": model})
+    torch.manual_seed(0)
+    for family in families:
+        kill(model, families, family.name, [2, 3])
+    compact = iss.shrink(model, families, example_inputs=(torch.randn(4, 2, 5), torch.randn(3, 2, 4)))
+    assert compact.enc.hidden_size == 6 and compact.dec.hidden_size == 8
+
+
+class WordLanguageModel(nn.Module):
+    """pytorch/examples' word_language_model RNNModel with tie_weights, the state passed in by the
+    caller; init_hidden reads the size from the module (the example stores nhid: see docs/library.md)."""
+
+    def __init__(self, rnn_type, ntoken=30, nhid=8, nlayers=2):
+        super().__init__()
+        self.ntoken, self.drop = ntoken, nn.Dropout(0.5)
+        self.encoder = nn.Embedding(ntoken, nhid)
+        self.rnn = getattr(nn, rnn_type)(nhid, nhid, nlayers, dropout=0.5)
+        self.decoder = nn.Linear(nhid, ntoken)
+        self.decoder.weight = self.encoder.weight
+
+    def forward(self, input, hidden):
+        output, hidden = self.rnn(self.drop(self.encoder(input)), hidden)
+        decoded = self.decoder(self.drop(output)).view(-1, self.ntoken)
+        return nn.functional.log_softmax(decoded, dim=1), hidden
+
+    def init_hidden(self, bsz):
+        zeros = next(self.parameters()).new_zeros(self.rnn.num_layers, bsz, self.rnn.hidden_size)
+        return (zeros, zeros.clone()) if isinstance(self.rnn, nn.LSTM) else zeros
+
+
+@pytest.mark.parametrize("rnn_type", ["LSTM", "GRU"])
+def test_the_pytorch_examples_word_model_with_tied_weights_shrinks_exactly(rnn_type):
+    torch.manual_seed(0)
+    model = WordLanguageModel(rnn_type).eval()
+    families = iss.components(model)
+    assert [f.name for f in families] == ["rnn.l0", "rnn.l1+encoder[0:8]"]
+    kill(model, families, "rnn.l1+encoder[0:8]", [0, 3, 7])
+    kill(model, families, "rnn.l0", [1, 2, 3])
+    compact = iss.shrink(model, families)
+    assert compact.decoder.weight is compact.encoder.weight and compact.rnn.hidden_size == 5
+    tokens = torch.randint(0, 30, (6, 3))
+    with torch.no_grad():
+        assert torch.allclose(model(tokens, model.init_hidden(3))[0], compact(tokens, compact.init_hidden(3))[0],
+                              atol=1e-5)

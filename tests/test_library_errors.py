@@ -90,10 +90,16 @@ def test_shrink_with_example_inputs_passes_an_exact_shrink():
 
 def test_coupled_state_hand_off_is_caught_when_the_units_differ():
     """Encoder and decoder each lose one unit, different ones: the hand-off pairs the wrong units.
-    Without example inputs this shrink returned outputs off by about 0.02 without a word."""
+    Without example inputs this shrink returned outputs off by about 0.02 without a word. Declaring
+    the readers no longer hides the hand-off from tracing; a description written by hand that misses
+    the coupling (one family per module) is what example_inputs must catch."""
     torch.manual_seed(0)
     model = EncoderDecoder()
-    families = {f.name: f for f in iss.components(model, consumers={"enc": None, "dec": "head"})}
+    (coupled,) = iss.components(model, consumers={"enc": None, "dec": "head"})
+    assert coupled.name == "enc.l0+dec.l0"
+    families = {f"{side}.l0": iss.Family(f"{side}.l0", 8, *(tuple(p for p in parts if p.param.startswith("enc.") == own)
+                                                          for parts in (coupled.parts, coupled.followers)))
+                for side, own in (("enc", True), ("dec", False))}  # the head's columns go with the decoder
     kill_unit(model, families["enc.l0"], 1)
     kill_unit(model, families["dec.l0"], 2)
     x, y = torch.randn(4, 2, 5), torch.randn(3, 2, 5)
@@ -144,9 +150,16 @@ def test_models_with_no_exact_shrink_are_refused_with_a_reason(model, why):
     assert "leave" in str(error.value)  # the option that works: keep those units out of ISS
 
 
-@pytest.mark.parametrize("model", [Residual, Normed])
+def test_declaring_a_reader_past_a_normalisation_is_still_refused():
+    """Tracing runs on declared modules too: no declaration makes a LayerNorm over the units exact."""
+    with pytest.raises(iss.ConsumerNotFound, match="no exact shrink exists .*LayerNorm"):
+        iss.components(Normed(), consumers={"lstm": "head"})
+
+
+@pytest.mark.parametrize("model", [Residual])
 def test_following_a_wrong_declaration_is_caught_by_the_exactness_check(model):
-    """Declaring the head anyway (the old hint) made a compact model that crashed on its first call."""
+    """Declaring the head anyway (the old hint) made a compact model that crashed on its first call.
+    (A per-unit operand may broadcast over the units, so the declaration is taken at its word.)"""
     torch.manual_seed(0)
     large = model()
     families = iss.components(large, consumers={"lstm": "head"})
