@@ -27,6 +27,11 @@ code), :class:`ConsumerNotFound` names the LSTM and the call that declares it:
 ``iss.components(model, consumers={"lstm": "head"})``. ``nn.GRU`` is shrunk the same way (gates r, z, n:
 rows b*h + k, b = 0..2). ``nn.RNN`` and ``proj_size > 0``
 raise :class:`NotSupported`.
+
+Units whose sizes must stay equal across modules are one component (``iss.coupling``): an encoder's
+final state handed to a decoder ("enc.l0+dec.l0"), a residual sum of two outputs, an embedding tied
+to the ``nn.Linear`` that reads an LSTM ("rnn.l1+encoder[0:16]"). They are found by tracing, or
+declared where the graph does not show them: ``iss.components(model, coupled=[("enc", "dec")])``.
 """
 from __future__ import annotations
 

@@ -14,12 +14,15 @@ from iss import groups as _core
 from iss import counting as _cost
 from iss.groups import Family
 from iss.consumers import RECURRENT, trace_readers
+from iss.coupling import coupled_families, declared_couplings, embedding_families, tied_embeddings
 from iss.errors import ConsumerNotFound, InvalidArgument, InvalidDescription, NotExact, NotSupported, check_nonnegative
-from iss.lstm_families import check_supported, declared_readers, lstm_families, shrink_modules
+from iss.lstm_families import check_supported, declared_readers, family_name, lstm_families, shrink_modules
 
 
-def components(model: nn.Module, consumers: dict | None = None, lstms: list[str] | None = None) -> list[Family]:
-    """The ISS components of ``model``: one :class:`iss.Family` per LSTM or GRU layer and direction.
+def components(model: nn.Module, consumers: dict | None = None, lstms: list[str] | None = None,
+               coupled: list[tuple[str, ...]] | None = None) -> list[Family]:
+    """The ISS components of ``model``: one :class:`iss.Family` per LSTM or GRU layer and direction,
+    or per set of coupled layers.
 
     A model that describes itself (a method ``iss_families()``, as the paper's three models do) gets
     its own description. Otherwise every ``nn.LSTM`` and ``nn.GRU`` (or the ones named in ``lstms``)
@@ -31,8 +34,14 @@ def components(model: nn.Module, consumers: dict | None = None, lstms: list[str]
     when the output leaves the model (shrink then narrows it). Raises :class:`ConsumerNotFound`
     naming the LSTM and this call when neither works, and :class:`NotSupported` for nn.RNN or
     ``proj_size > 0``.
+
+    Units whose sizes must stay equal across modules are one component ("enc.l0+dec.l0"; see
+    ``iss.coupling``): a state handed to another module as its initial state, a residual sum of two
+    outputs and an embedding tied to the Linear that reads an LSTM are found by tracing; where the
+    graph does not show it, declare it: ``coupled=[("enc", "dec")]`` (every layer and direction of
+    the two, in h_n's row order) or ``coupled=[("lstm1.l0", "lstm2.l0")]`` (families by name).
     """
-    if consumers is None and lstms is None and hasattr(model, "iss_families"):
+    if consumers is None and lstms is None and coupled is None and hasattr(model, "iss_families"):
         return model.iss_families()
     modules = dict(model.named_modules())
     consumers = dict(consumers or {})
@@ -44,11 +53,19 @@ def components(model: nn.Module, consumers: dict | None = None, lstms: list[str]
     readers = {}
     for name, declared in consumers.items():
         readers.update(declared_readers(name, selected[name], declared))
-    to_trace = {name: lstm for name, lstm in selected.items() if name not in consumers}
-    if to_trace:
-        readers.update(trace_readers(model, to_trace))
+    embeddings = tied_embeddings(modules)
+    # Declared modules are traced too: their readers add to the declared ones, and a state hand-off or
+    # a residual sum couples them as it does any other; where the walk stops on them, it moves on.
+    traced = trace_readers(model, selected, embeddings, declared=set(consumers))
+    for key, found in traced.readers.items():
+        readers[key] = list(dict.fromkeys([*readers.get(key, []), *found]))
+    couplings = [(family_name(*a), family_name(*b)) for a, b in traced.couplings]
     families = [family for name in selected for family in lstm_families(modules, name, readers)]
-    _core.check_families(dict(model.named_parameters(remove_duplicate=False)), families, type(model).__name__)
+    tied, tie_couplings = embedding_families(modules, embeddings, readers, families)
+    couplings += tie_couplings + declared_couplings(coupled, families, modules)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    families = coupled_families(families + tied, couplings, params)
+    _core.check_families(params, families, type(model).__name__)
     return families
 
 
@@ -106,7 +123,9 @@ def grouped_parameters(model: nn.Module, families: list[Family] | None = None) -
     """The parameters that hold some ISS component's penalised weights."""
     families = components(model) if families is None else families
     names = {part.param for family in families for part in family.parts}
-    return [p for name, p in model.named_parameters() if name in names]
+    # by tensor, not by name: a tied parameter is listed once, under whichever name the family uses
+    grouped = {id(p) for name, p in model.named_parameters(remove_duplicate=False) if name in names}
+    return [p for p in model.parameters() if id(p) in grouped]
 
 
 def zero_small_(model: nn.Module, threshold: float, families: list[Family] | None = None,

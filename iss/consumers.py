@@ -19,25 +19,27 @@ search with :class:`ConsumerNotFound`, naming the LSTM, the operation, and the o
 declares the consumer instead: ``iss.components(model, consumers={"lstm": "head"})``.
 
 The recurrent state (``h_n``, ``c_n``) may be returned and fed back in: it shrinks with its LSTM.
+
+Coupled units (a state handed to another LSTM/GRU as its initial state, an element-wise ``+``, ``-``
+or ``*`` of two traced outputs of one layout, an embedding tied to a reading ``nn.Linear``) are
+recorded as pairs of families, which ``iss.coupling`` merges into one component per unit pair.
+Modules whose readers are declared are traced too, for their couplings and further readers.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
-import inspect
 import operator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
-from torch.nn.utils import rnn as rnn_utils
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from iss.errors import ConsumerNotFound
-
-# The recurrent modules iss describes: their output's last dimension is [fwd h | bwd h] of the top layer.
-RECURRENT = (nn.LSTM, nn.GRU)
+from iss.hints import (COUPLED, INITIAL_STATE, NO_EXACT_SHRINK, NOT_SELECTED, RECURRENT, declaration_hint, stuck_hint,
+                       untie_all)
+from iss.tracing import trace, weighted_ancestor
+from iss.unit_ops import (COUPLING, ELEMENTWISE, NORMALISATIONS, REDUCTION_FUNCTIONS, REDUCTIONS, UNIT_WISE_FUNCTIONS,
+                          UNIT_WISE_METHODS, UNIT_WISE_MODULES, index_keeps_last_dim, state_row_index)
 
 
 @dataclass(frozen=True)
@@ -49,20 +51,10 @@ class Consumer:
     offset: int = 0
 
 
-# (lstm name, layer, direction): one ISS family of an nn.LSTM.
+# (lstm name, layer, direction): one ISS family of an nn.LSTM; (embedding name, 0, 0) for a tied embedding.
 FamilyKey = tuple[str, int, int]
 # where a family's units are read: (consumer module name, first input column)
 Reader = tuple[str, int]
-
-_UNIT_WISE_MODULES = (nn.Dropout, nn.AlphaDropout, nn.Identity, nn.ReLU, nn.ReLU6, nn.Tanh, nn.Sigmoid,
-                      nn.GELU, nn.SiLU, nn.ELU, nn.CELU, nn.SELU, nn.LeakyReLU, nn.Hardtanh, nn.Softsign,
-                      nn.Tanhshrink, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Softplus)
-_UNIT_WISE_FUNCTIONS = {torch.tanh, torch.relu, torch.sigmoid, torch.dropout, F.relu, F.relu6, F.gelu, F.silu,
-                        F.elu, F.leaky_relu, F.dropout, F.tanh, F.sigmoid, F.hardtanh, F.softsign, F.mish,
-                        torch.nn.functional.softplus}
-_UNIT_WISE_METHODS = {"contiguous", "relu", "tanh", "sigmoid", "clone", "float", "detach"}
-_REDUCTIONS = {"mean", "sum", "amax", "amin"}
-_REDUCTION_FUNCTIONS = {torch.mean: "mean", torch.sum: "sum", torch.amax: "amax", torch.amin: "amin"}
 
 
 # ---- what a traced value is, as far as ISS cares ---------------------------------------------
@@ -86,7 +78,8 @@ class _StateTensor:     # h_n or c_n: [num_layers * D, B, h]
 @dataclass(frozen=True)
 class _Features:        # a tensor whose last dimension is these families' units, in this order
     segments: tuple[FamilyKey, ...]
-    ndim: int | None    # None: unknown (packed data, advanced indexing)
+    ndim: int | None    # None: unknown (packed data, advanced indexing, an embedding of any input)
+    packed: bool = False  # a PackedSequence's data: an LSTM reading it returns packed features too
 
 
 @dataclass(frozen=True)
@@ -94,112 +87,46 @@ class _Padded:          # pad_packed_sequence(...) -> (features, lengths)
     features: _Features
 
 
-def declaration_hint(names, modules: dict[str, nn.Module], reader: str | None = None) -> str:
-    """The call that declares what reads ``names``' output, with this model's real module names:
-    ``reader`` when the traced graph shows which module the output reaches, else the candidates."""
-    if reader is not None:
-        example = ", ".join(f"{name!r}: {reader!r}" for name in names)
-        return (f"declare what reads it: iss.components(model, consumers={{{example}}}) "
-                f"(iss.Consumer({reader!r}, offset) when other features come first in its input), or None "
-                f"for an output that leaves the model (shrink then narrows it)")
-    candidates = [n for n, m in modules.items() if isinstance(m, (nn.Linear, *RECURRENT)) and n not in names]
-    none = ", ".join(f"{name!r}: None" for name in names)
-    if not candidates:
-        return (f"declare that the output leaves the model: iss.components(model, consumers={{{none}}}) "
-                f"(shrink then narrows it)")
-    example = ", ".join(f"{name!r}: {candidates[0]!r}" for name in names)
-    return (f"declare what reads it: iss.components(model, consumers={{{example}}}) with the module that "
-            f"reads the output (this model's nn.Linear / nn.LSTM / nn.GRU modules: "
-            f"{', '.join(map(repr, candidates))}; iss.Consumer(name, offset) when other features come "
-            f"first in its input), or consumers={{{none}}} when the output leaves the model")
 
 
-COUPLED = "its units are coupled to other features"
-NO_EXACT_SHRINK = "no exact shrink exists"
-_NORMALISATIONS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm, nn.RMSNorm)
-_ELEMENTWISE = (operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub, torch.mul,
-                torch.div, "add", "sub", "mul", "div")
+@dataclass(frozen=True)
+class Traced:
+    """What tracing found: who reads each family's units, and which families' units are coupled
+    (pairs of keys whose unit k is one ISS component)."""
+
+    readers: dict[FamilyKey, list[Reader]]
+    couplings: tuple[tuple[FamilyKey, FamilyKey], ...]
 
 
-def _keep_the_others(modules: dict[str, nn.Module], excluded) -> str:
-    """The call that runs ISS on every LSTM/GRU except ``excluded``, or why there is none."""
-    rest = [n for n, m in modules.items() if isinstance(m, RECURRENT) and n not in excluded]
-    return f"iss.components(model, lstms={rest!r})" if rest else "this model has no other LSTM or GRU to shrink"
-
-
-def left_out_hint(names, modules: dict[str, nn.Module]) -> str:
-    """What to do when a module's units cannot be removed exactly: leave it out of ISS."""
-    keep = _keep_the_others(modules, names)
-    return (f"iss cannot shrink {', '.join(map(repr, names))} exactly: leave it out of ISS ({keep}), or change "
-            f"the model so that only nn.Linear / nn.LSTM / nn.GRU modules read its units")
-
-
-def coupled_hint(names, other: str, modules: dict[str, nn.Module]) -> str:
-    """An LSTM's state handed to another as its initial state ties their sizes (coupled units)."""
-    keep = _keep_the_others(modules, (*names, other))
-    return (f"the units of {', '.join(map(repr, names))} and {other!r} are coupled and iss cannot shrink "
-            f"coupled units yet: leave both out of ISS ({keep})")
-
-
-def trace_readers(model: nn.Module, lstms: dict[str, nn.LSTM]) -> dict[FamilyKey, list[Reader]]:
-    """For each top-layer family of the given LSTMs (name -> module): the (module name, first input
-    column) pairs that read its units, found by tracing ``model.forward``."""
+def trace_readers(model: nn.Module, lstms: dict[str, nn.Module], embeddings: dict[str, str] | None = None,
+                  declared: set[str] = frozenset()) -> Traced:
+    """For each top-layer family of the given LSTMs/GRUs (name -> module): the (module name, first
+    input column) pairs that read its units, and the couplings between families (a state handed
+    from one to another, a residual sum), found by tracing ``model.forward``. ``embeddings``: tied
+    nn.Embedding name -> the parameter tied to its weight; their outputs are followed too (key
+    (name, 0, 0), width embedding_dim). ``declared``: the modules whose readers the user declared:
+    where the walk stops on their output alone it moves on (and a model that does not trace at all
+    needs no trace when every module is declared), except where no exact shrink exists."""
+    undeclared = [name for name in lstms if name not in declared] or ([] if lstms else list(embeddings or {}))
     try:
-        graph = _trace(model)
+        graph = trace(model)
     except Exception as error:  # noqa: BLE001 - any tracing failure gets the same advice
+        if not undeclared and not embeddings:
+            return Traced({}, ())
         first_line = str(error).splitlines()[0] if str(error) else ""
         raise ConsumerNotFound(
             f"could not trace {type(model).__name__}.forward to find what reads the output of "
-            f"{', '.join(map(repr, lstms))} ({type(error).__name__}: {first_line}); "
-            f"{declaration_hint(list(lstms), dict(model.named_modules()))}") from None
-    search = _ReaderSearch(dict(model.named_modules()), lstms)
+            f"{', '.join(map(repr, undeclared or list(embeddings)))} ({type(error).__name__}: {first_line}); "
+            f"{declaration_hint(undeclared, dict(model.named_modules())) if undeclared else untie_all(embeddings)}"
+        ) from None
+    search = _ReaderSearch(dict(model.named_modules()), lstms, embeddings or {}, set(declared))
     for node in graph.nodes:
         search.visit(node)
-    return search.readers
+    return Traced(search.readers, tuple(search.couplings))
 
 
 def _is_packed(value) -> bool:
-    return isinstance(value, _Features) and value.ndim is None
-
-
-class _Tracer(fx.Tracer):
-    """torch.fx tracer that keeps the packing helpers as single calls (they do not trace)."""
-
-    def __init__(self):
-        super().__init__(autowrap_functions=(pack_padded_sequence, pad_packed_sequence))
-
-
-def _as_leaf(function):
-    """``function`` recorded as one call when an argument is being traced (else called as usual)."""
-    @functools.wraps(function)
-    def leaf(*args, **kwargs):
-        proxies = [a for a in (*args, *kwargs.values()) if isinstance(a, fx.Proxy)]
-        if not proxies:
-            return function(*args, **kwargs)
-        return proxies[0].tracer.create_proxy("call_function", function, args, kwargs)
-    return leaf
-
-
-@contextlib.contextmanager
-def _packing_helpers_as_leaves():
-    """``nn.utils.rnn.pack_padded_sequence(...)`` written with its module path: autowrap_functions
-    only covers the name-imported form, so the module's attributes are swapped while tracing."""
-    saved = {name: getattr(rnn_utils, name) for name in ("pack_padded_sequence", "pad_packed_sequence")}
-    try:
-        for name, function in saved.items():
-            setattr(rnn_utils, name, _as_leaf(function))
-        yield
-    finally:
-        for name, function in saved.items():
-            setattr(rnn_utils, name, function)
-
-
-def _trace(model: nn.Module) -> fx.Graph:
-    # Arguments that default to None are traced as None, so `if state is None:` takes the usual branch.
-    signature = inspect.signature(model.forward)
-    concrete = {name: None for name, p in signature.parameters.items() if p.default is None}
-    with _packing_helpers_as_leaves():
-        return _Tracer().trace(model, concrete_args=concrete or None)
+    return isinstance(value, _Features) and value.packed
 
 
 def _node_args(node: fx.Node) -> list[fx.Node]:
@@ -227,55 +154,66 @@ class _Stuck(Exception):
 
     def __init__(self, node: fx.Node, value, why: str):
         super().__init__(why)
-        self.node, self.names, self.why = node, _lstms_in(value), why
-
-
-def _downstream_reader(node: fx.Node, modules: dict[str, nn.Module], names) -> str | None:
-    """The first nn.Linear / nn.LSTM / nn.GRU call that ``node``'s value flows into (breadth first)."""
-    queue, seen = [node], set()
-    while queue:
-        current = queue.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
-        module = modules.get(current.target) if current.op == "call_module" else None
-        if isinstance(module, (nn.Linear, *RECURRENT)) and current.target not in names:
-            return current.target
-        queue.extend(current.users)
-    return None
+        self.node, self.value, self.names, self.why = node, value, _lstms_in(value), why
 
 
 class _ReaderSearch:
     """Walks the traced graph in order, tagging every value derived from an ISS LSTM's output."""
 
-    def __init__(self, modules: dict[str, nn.Module], lstms: dict[str, nn.LSTM]):
+    def __init__(self, modules: dict[str, nn.Module], lstms: dict[str, nn.Module], embeddings: dict[str, str],
+                 declared: set[str]):
         self.modules = modules
-        self.lstms = lstms
+        self.lstms = self.selected = lstms  # every module ISS describes: a state handed to one of them is coupled
+        self.declared = declared  # modules whose readers are declared: the walk moves on where it stops on them
+        self.embeddings = embeddings  # tied nn.Embedding -> the parameter tied to its weight
         self.values: dict[fx.Node, object] = {}
         self.readers: dict[FamilyKey, list[Reader]] = {}
+        self.couplings: list[tuple[FamilyKey, FamilyKey]] = []
 
     def visit(self, node: fx.Node) -> None:
         try:
             self._visit(node)
         except _Stuck as stuck:
+            if self._excused(stuck):
+                return
+            stuck.names = self._coupled_with(stuck.names)  # leaving one out of ISS leaves all out
             where = f"the output of {', '.join(map(repr, stuck.names))} reaches {_where(stuck.node)}: {stuck.why}"
-            if stuck.why.startswith("it is passed as an LSTM's initial state"):
-                hint = coupled_hint(stuck.names, stuck.node.target, self.modules)
-            elif stuck.why.startswith(NO_EXACT_SHRINK):
-                hint = left_out_hint(stuck.names, self.modules)
-            elif stuck.why.startswith(COUPLED):
-                reader = _downstream_reader(stuck.node, self.modules, stuck.names)
-                hint = (f"{left_out_hint(stuck.names, self.modules)}; if the other operand broadcasts over the "
-                        f"units (a mask of shape [..., 1]), {declaration_hint(stuck.names, self.modules, reader)}")
-            else:
-                reader = _downstream_reader(stuck.node, self.modules, stuck.names)
-                hint = declaration_hint(stuck.names, self.modules, reader)
-            raise ConsumerNotFound(f"{where}; {hint}") from None
+            raise ConsumerNotFound(f"{where}; {self._hint(stuck)}") from None
+
+    def _excused(self, stuck: _Stuck) -> bool:
+        """The walk stopped on the output of declared modules only, where a declaration can be exact."""
+        return bool(stuck.names) and set(stuck.names) <= self.declared and not stuck.why.startswith(NO_EXACT_SHRINK)
+
+    def _coupled_with(self, names: list[str]) -> list[str]:
+        """``names`` and every module coupled to them so far, in the model's order."""
+        found, grown = set(names), True
+        while grown:
+            pairs = [(a[0], b[0]) for a, b in self.couplings]
+            more = {b for a, b in pairs if a in found} | {a for a, b in pairs if b in found}
+            grown = not more <= found
+            found |= more
+        return [name for name in self.modules if name in found]
+
+    def _hint(self, stuck: _Stuck) -> str:
+        """The call that works instead, with this model's module names (``iss.hints``)."""
+        return stuck_hint(stuck.why, stuck.names, stuck.node, self.modules, self.embeddings,
+                          isinstance(stuck.value, (_State, _StateTensor)))
 
     def _visit(self, node: fx.Node) -> None:
         tagged = [a for a in _node_args(node) if a in self.values]
         if node.op == "call_module" and isinstance(self.modules.get(node.target), RECURRENT):
             self._lstm_call(node, tagged)
+            return
+        if node.op == "call_module" and node.target in self.embeddings:
+            self.values[node] = _Features(((node.target, 0, 0),), None)  # [..., embedding_dim]
+            return
+        if node.op == "output":  # every returned value, not only the first
+            for arg in tagged:
+                try:
+                    self._follow(node, self.values[arg])
+                except _Stuck as stuck:
+                    if not self._excused(stuck):
+                        raise
             return
         if tagged:
             result = self._follow(node, self.values[tagged[0]])
@@ -286,24 +224,76 @@ class _ReaderSearch:
         """An nn.LSTM call reads ISS features through weight_ih_l0 (both directions); if it is an
         ISS LSTM itself, its result is tagged."""
         first = node.args[0] if node.args else node.kwargs.get("input")
+        if node.target in self.lstms:
+            packed = isinstance(first, fx.Node) and (
+                first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
+            self.values[node] = _LSTMResult(node.target, packed, isinstance(self.lstms[node.target], nn.GRU))
+            self._check_initial_state(node)
         for arg in tagged:
             value = self.values[arg]
             if arg is first and isinstance(value, _Features):
                 self._add_readers(value, node.target)
             elif isinstance(value, (_State, _StateTensor)) and value.lstm == node.target:
                 pass  # the LSTM's own state fed back in: it shrinks with the LSTM
+            elif isinstance(value, (_State, _StateTensor)) and node.target in self.selected:
+                self._hand_over(node, value.lstm, node.target)
+            elif isinstance(value, (_State, _StateTensor)):
+                raise _Stuck(node, value, f"{NOT_SELECTED} ({node.target!r}), which would tie two sizes")
             else:
-                raise _Stuck(node, value, "it is passed as an LSTM's initial state, which would tie two sizes")
-        if node.target in self.lstms:
-            packed = isinstance(first, fx.Node) and (
-                first.target is pack_padded_sequence or _is_packed(self.values.get(first)))
-            self.values[node] = _LSTMResult(node.target, packed, isinstance(self.lstms[node.target], nn.GRU))
+                raise _Stuck(node, value, f"{INITIAL_STATE}, and iss can couple a state only to the module it "
+                                          f"is handed to whole (h_n, c_n or (h_n, c_n), unchanged)")
+
+    def _check_initial_state(self, node: fx.Node) -> None:
+        """An initial state computed by a module with weights (a Linear bridge, a learned h0) has that
+        module's width, which shrink does not change: the receiving module cannot lose units."""
+        state = node.args[1] if len(node.args) > 1 else node.kwargs.get("hx")
+        source = weighted_ancestor(state, self.modules, self.lstms)  # None for a state of an ISS module
+        if source is not None:
+            raise _Stuck(node, _StateTensor(node.target), f"{NO_EXACT_SHRINK} for it: its initial state is "
+                                                          f"computed by {source!r}, whose width iss does not shrink")
+
+    def _hand_over(self, node: fx.Node, source: str, target: str) -> None:
+        """``source``'s final state is ``target``'s initial state: row r of h_n [num_layers * D, B, h]
+        (layer r // D, direction r % D) is row r of the other's, so unit k of the two is one unit."""
+        rows = [self.selected[n].num_layers * _directions(self.selected[n]) for n in (source, target)]
+        if rows[0] != rows[1] or self.selected[source].hidden_size != self.selected[target].hidden_size:
+            raise _Stuck(node, _StateTensor(source), f"{INITIAL_STATE} of another shape ({rows[0]} rows of "
+                                                     f"{self.selected[source].hidden_size} units)")
+        self.couplings += [(self._state_row(source, r), self._state_row(target, r)) for r in range(rows[0])]
+
+    def _width(self, name: str) -> int:
+        module = self.modules[name]
+        return module.embedding_dim if isinstance(module, nn.Embedding) else module.hidden_size
 
     def _add_readers(self, features: _Features, consumer: str) -> None:
         column = 0
         for key in features.segments:
             self.readers.setdefault(key, []).append((consumer, column))
-            column += self.lstms[key[0]].hidden_size
+            column += self._width(key[0])
+
+    def _combine(self, node: fx.Node):
+        """``a + b``, ``a - b``, ``a * b`` of a traced value with a number (unit-wise) or with other
+        traced values of the same layout (coupled); None when an operand is an untraced tensor."""
+        operands = [*node.args[:2], *([node.kwargs["other"]] if "other" in node.kwargs else [])]
+        traced = [self.values[a] for a in operands if isinstance(a, fx.Node) and a in self.values]
+        others = [a for a in operands if not (isinstance(a, fx.Node) and a in self.values)]
+        if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in others):
+            return None
+        first = traced[0]
+        if not isinstance(first, _Features):
+            return None
+        layout = [self._width(key[0]) for key in first.segments]
+        for other in traced[1:]:
+            if not isinstance(other, _Features) or [self._width(key[0]) for key in other.segments] != layout:
+                raise _Stuck(node, first, f"{COUPLED} of another layout (iss couples two outputs unit by unit "
+                                          f"only when their layers and directions line up)")
+            for mine, theirs in zip(first.segments, other.segments):
+                if mine[0] not in self.selected or theirs[0] not in self.selected:
+                    raise _Stuck(node, first, f"{COUPLED} (an embedding's features combined element-wise)")
+                if mine != theirs:
+                    self.couplings.append((mine, theirs))
+        ndims = [value.ndim for value in traced]
+        return _Features(first.segments, None if None in ndims else max(ndims), any(v.packed for v in traced))
 
     def _follow(self, node: fx.Node, value) -> object | None:
         """What ``node`` computes from a tagged input; records readers; raises when it cannot tell."""
@@ -317,9 +307,9 @@ class _ReaderSearch:
             if isinstance(module, nn.Linear) and isinstance(value, _Features) and first_is_tagged:
                 self._add_readers(value, node.target)
                 return None
-            if isinstance(module, _UNIT_WISE_MODULES) and isinstance(value, _Features):
+            if isinstance(module, UNIT_WISE_MODULES) and isinstance(value, _Features):
                 return value
-            if isinstance(module, _NORMALISATIONS):
+            if isinstance(module, NORMALISATIONS):
                 raise _Stuck(node, value, f"{NO_EXACT_SHRINK} ({type(module).__name__} over the units: its "
                                           f"statistics and its per-unit weights change when units are removed)")
             raise _Stuck(node, value, f"iss does not know how {type(module).__name__} treats the hidden units")
@@ -330,20 +320,24 @@ class _ReaderSearch:
             if target in (torch.cat, torch.concat):
                 return self._concatenate(node)
             if isinstance(value, _Features) and first_is_tagged:
-                if target in _UNIT_WISE_FUNCTIONS:
+                if target in UNIT_WISE_FUNCTIONS:
                     return value
-                if target in _REDUCTION_FUNCTIONS:
+                if target in REDUCTION_FUNCTIONS:
                     return _reduce(node, value, node.args[1:], node.kwargs)
                 if target is pack_padded_sequence:
-                    return _Features(value.segments, None)
+                    return _Features(value.segments, None, packed=True)
                 if target is pad_packed_sequence:
                     return _Padded(_Features(value.segments, 3))
         if node.op == "call_method" and isinstance(value, _Features) and first_is_tagged:
-            if node.target in _UNIT_WISE_METHODS:
+            if node.target in UNIT_WISE_METHODS:
                 return value
-            if node.target in _REDUCTIONS:
+            if node.target in REDUCTIONS:
                 return _reduce(node, value, node.args[1:], node.kwargs)
-        if (node.target in _ELEMENTWISE and isinstance(value, _Features)
+        if node.target in COUPLING and isinstance(value, _Features):
+            combined = self._combine(node)
+            if combined is not None:
+                return combined
+        if (node.target in ELEMENTWISE and isinstance(value, _Features)
                 and any(isinstance(a, fx.Node) and a not in self.values for a in node.args)):
             raise _Stuck(node, value, f"{COUPLED} when the other operand has one entry per unit (a residual "
                                       f"connection, a per-unit scale: their sizes must stay equal)")
@@ -352,17 +346,18 @@ class _ReaderSearch:
     def _getitem(self, node: fx.Node, value, index):
         if isinstance(value, _LSTMResult):
             if index == 0:
-                return _Features(self._top_segments(value.lstm), None if value.packed else 3)
+                return _Features(self._top_segments(value.lstm), None, packed=True) if value.packed else \
+                    _Features(self._top_segments(value.lstm), 3)
             if index == 1:
                 return _StateTensor(value.lstm) if value.gru else _State(value.lstm)
         elif isinstance(value, _State) and index in (0, 1):
             return _StateTensor(value.lstm)
         elif isinstance(value, _Padded):
             return value.features if index == 0 else None
-        elif isinstance(value, _StateTensor) and isinstance(_state_row_index(index), int):
-            return _Features((self._state_row(value.lstm, _state_row_index(index)),), 2)
+        elif isinstance(value, _StateTensor) and isinstance(state_row_index(index), int):
+            return _Features((self._state_row(value.lstm, state_row_index(index)),), 2)
         elif isinstance(value, _Features):
-            kept = _index_keeps_last_dim(index, value.ndim)
+            kept = index_keeps_last_dim(index, value.ndim)
             if kept is not False:
                 return _Features(value.segments, kept)
         raise _Stuck(node, value, f"the index {index!r} may select hidden units")
@@ -385,39 +380,13 @@ class _ReaderSearch:
 
     def _state_row(self, name: str, row: int) -> FamilyKey:
         """h_n[row] is layer row // D, direction row % D (PyTorch's layout of h_n)."""
-        lstm = self.lstms[name]
+        lstm = self.selected[name]
         layer, direction = divmod(row % (lstm.num_layers * _directions(lstm)), _directions(lstm))
         return name, layer, direction
 
 
-def _state_row_index(index):
-    """The row of h_n that ``h_n[index]`` takes whole: ``h[-2]``, ``h[-2, :, :]``, ``h[-2, ...]``."""
-    if isinstance(index, tuple) and index and isinstance(index[0], int) and all(
-            entry == slice(None) or entry is Ellipsis for entry in index[1:]):
-        return index[0]
-    return index
-
-
 def _directions(lstm: nn.LSTM) -> int:
     return 2 if lstm.bidirectional else 1
-
-
-def _index_keeps_last_dim(index, ndim: int | None) -> int | None | bool:
-    """The result's ndim (None: unknown) if ``x[index]`` leaves the last dimension of an ``ndim``-d x
-    whole, else False."""
-    entries = index if isinstance(index, tuple) else (index,)
-    if any(e is Ellipsis for e in entries):
-        after = entries[entries.index(Ellipsis) + 1:]
-        return False if any(e != slice(None) for e in after) else None
-    if ndim is None:
-        return False
-    consumed = [e for e in entries if e is not None]
-    if len(consumed) >= ndim and consumed[ndim - 1] != slice(None):
-        return False
-    if any(not isinstance(e, (int, slice)) for e in consumed):
-        return None  # advanced indexing of leading dimensions: shape unknown, last dimension intact
-    dropped = sum(isinstance(e, int) for e in consumed)
-    return ndim - dropped + sum(e is None for e in entries)
 
 
 def _reduce(node: fx.Node, value: "_Features", args, kwargs):

@@ -81,7 +81,7 @@ def _suffix(direction: int) -> str:
     return "_reverse" if direction else ""
 
 
-def _input_columns(modules: dict[str, nn.Module], reader: str, start: int) -> list[Slice]:
+def input_columns(modules: dict[str, nn.Module], reader: str, start: int) -> list[Slice]:
     """The column slices of ``reader``'s input weights that start at column ``start``."""
     module = modules[reader]
     if isinstance(module, nn.Linear):
@@ -106,7 +106,7 @@ def lstm_families(modules: dict[str, nn.Module], name: str, readers: dict[Family
             reads = [Slice(_param(name, f"weight_ih_l{layer + 1}{_suffix(e)}"), dim=1, start=d * h)
                      for e in range(directions)] if layer + 1 < layers else []
             reads += [part for reader, start in readers.get((name, layer, d), [])
-                      for part in _input_columns(modules, reader, start)]
+                      for part in input_columns(modules, reader, start)]
             families.append(lstm_unit_family(family_name(name, layer, d), name, h, reads, layer, d, lstm.bias,
                                              gates=gates_of(lstm)))
     return families
@@ -135,29 +135,38 @@ def declared_readers(lstm_name: str, lstm: nn.LSTM, declared) -> dict[FamilyKey,
 def pad_to_one_size(modules: dict[str, nn.Module], families: list[Family],
                     removed: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Keep dead units so that every layer and direction of one nn.LSTM keeps the same number
-    (the largest): a single nn.LSTM has one hidden size. Returns the adjusted removal masks."""
-    by_lstm: dict[str, list[Family]] = {}
+    (the largest): a single nn.LSTM has one hidden size. A coupled family (``iss.coupling``) spans
+    several modules, so a unit kept for one is kept in all of them: repeated until no module needs
+    more (survivors only grow, so it ends). Returns the adjusted removal masks."""
+    touching: dict[str, list[Family]] = {}
     for family in families:
-        lstm = _owner(family)
-        if lstm is not None and isinstance(modules.get(lstm), (nn.LSTM, nn.GRU)):
-            by_lstm.setdefault(lstm, []).append(family)
+        for lstm in _owners(family, modules):
+            touching.setdefault(lstm, []).append(family)
     adjusted = dict(removed)
-    for group in by_lstm.values():
-        keep = max(int((~removed[f.name]).sum()) for f in group)
-        for family in group:
-            dead = removed[family.name].clone()
-            spare = int((~dead).sum())
-            for unit in dead.nonzero().flatten().tolist()[: keep - spare]:
-                dead[unit] = False
-            adjusted[family.name] = dead
+    changed = True
+    while changed:
+        changed = False
+        for group in touching.values():
+            keep = max(int((~adjusted[f.name]).sum()) for f in group)
+            for family in group:
+                dead = adjusted[family.name]
+                missing = keep - int((~dead).sum())
+                if missing > 0:  # keep the first `missing` dead units (all their weights are zero: exact)
+                    dead = dead.clone()
+                    dead[dead.nonzero().flatten()[:missing]] = False
+                    adjusted[family.name], changed = dead, True
     return adjusted
 
 
-def _owner(family: Family) -> str | None:
-    """The nn.LSTM module a family's first part belongs to ("a.b.weight_ih_l0" -> "a.b")."""
-    param = family.parts[0].param
-    module, _, attribute = param.rpartition(".")
-    return module if attribute.startswith("weight_ih_l") else None
+def _owners(family: Family, modules: dict[str, nn.Module]) -> list[str]:
+    """The nn.LSTM / nn.GRU modules whose units a family is: those whose gate rows it owns
+    ("a.b.weight_ih_l0", dim 0 -> "a.b"); readers' columns (dim 1) do not count."""
+    owners = []
+    for part in family.parts:
+        module, _, attribute = part.param.rpartition(".")
+        if part.dim == 0 and attribute.startswith("weight_ih_l") and isinstance(modules.get(module), (nn.LSTM, nn.GRU)):
+            owners.append(module)
+    return list(dict.fromkeys(owners))
 
 
 def rebuilt(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
@@ -177,10 +186,23 @@ def rebuilt(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
             p.requires_grad_(params[n].requires_grad)
         _set_submodule(compact, name, replacement)
     compact.load_state_dict(state)
+    _retie(model, compact)
     for module in compact.modules():
         if isinstance(module, (nn.LSTM, nn.GRU)):
             module.flatten_parameters()
     return compact
+
+
+def _retie(model: nn.Module, compact: nn.Module) -> None:
+    """Parameters that are one tensor in ``model`` (``decoder.weight = encoder.weight``) are one
+    tensor in ``compact`` too: a rebuilt module gets a parameter of its own, which would untie them."""
+    names_of: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names_of.setdefault(id(parameter), []).append(name)
+    for first, *aliases in names_of.values():
+        for alias in aliases:
+            module, _, attribute = alias.rpartition(".")
+            setattr(compact.get_submodule(module) if module else compact, attribute, compact.get_parameter(first))
 
 
 def _resized_module(name: str, module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
@@ -196,8 +218,12 @@ def _resized_module(name: str, module: nn.Module, state: dict[str, torch.Tensor]
     if isinstance(module, nn.Linear):
         weight = state[_param(name, "weight")]
         return nn.Linear(weight.shape[1], weight.shape[0], bias=module.bias is not None, **factory)
+    if isinstance(module, nn.Embedding):  # an embedding tied to a reader of coupled units
+        weight = state[_param(name, "weight")]
+        return nn.Embedding(weight.shape[0], weight.shape[1], padding_idx=module.padding_idx,
+                            scale_grad_by_freq=module.scale_grad_by_freq, sparse=module.sparse, **factory)
     raise TypeError(f"shrink: the weights of {name!r} ({type(module).__name__}) change shape, but iss rebuilds "
-                    f"only nn.LSTM and nn.Linear modules")
+                    f"only nn.LSTM, nn.GRU, nn.Linear and nn.Embedding modules")
 
 
 def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:

@@ -27,3 +27,7 @@ def library_example() -> str:
 
 def gru_example() -> str:
     return python_blocks()[1]
+
+
+def encoder_decoder_example() -> str:
+    return python_blocks()[2]

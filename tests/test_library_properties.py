@@ -1,5 +1,10 @@
 """Property tests: for random nn.LSTM configurations and random dead units, `iss.shrink` computes what
-the masked model computes, keeps exactly the survivors, and `iss.cost` matches the closed form."""
+the masked model computes, keeps exactly the survivors, and `iss.cost` matches the closed form; and
+for random architectures from the whole space (stacks, GRUs, packed, residual, encoder-decoder, tied)
+the compact model computes what the masked model computes."""
+import random
+
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,3 +95,116 @@ def test_shrink_equals_the_masked_model_and_keeps_the_survivors(configuration):
     closed = closed_form_cost(model_args["input_size"], compact.lstm.hidden_size, model_args["layers"],
                               model_args["bidirectional"], model_args["bias"])
     assert iss.cost(compact) == closed
+
+
+# ---- random architectures from the whole space --------------------------------------------------
+# Stacks of nn.LSTM / nn.GRU blocks (layers, directions, batch_first), a packed first block, residual
+# sums between blocks of one layout, an encoder whose final state starts a decoder, and a head tied
+# to the embedding. The compact model must compute what the masked model computes.
+
+VOCAB = 11
+
+
+def recurrent(kind, inputs, hidden, layers, bidirectional, batch_first):
+    return (nn.LSTM if kind == "lstm" else nn.GRU)(inputs, hidden, num_layers=layers, bidirectional=bidirectional,
+                                                  batch_first=batch_first)
+
+
+class RandomNet(nn.Module):
+    """tokens -> embed -> blocks (the first one packed, residual sums where the layouts agree)
+    -> [decoder started from the last block's final state, reading embed(target)] -> head."""
+
+    def __init__(self, arch):
+        super().__init__()
+        self.arch, bf, hidden = arch, arch["batch_first"], arch["hidden"]
+        self.embed = nn.Embedding(VOCAB, arch["embed"])
+        width, blocks = arch["embed"], []
+        for kind, layers, bidirectional in arch["blocks"]:
+            blocks.append(recurrent(kind, width, hidden, layers, bidirectional, bf))
+            width = hidden * (2 if bidirectional else 1)
+        self.blocks = nn.ModuleList(blocks)
+        self.decoder = None
+        if arch["decoder"]:
+            kind, layers, bidirectional = arch["decoder"]
+            self.decoder = recurrent(kind, arch["embed"], hidden, layers, bidirectional, bf)
+            width = hidden * (2 if bidirectional else 1)
+        self.head = nn.Linear(width, VOCAB)
+        if arch["tied"]:
+            self.head.weight = self.embed.weight
+
+    def forward(self, tokens, lengths, target):
+        bf = self.arch["batch_first"]
+        x = self.embed(tokens)
+        if self.arch["packed"]:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=bf, enforce_sorted=False)
+            out, state = self.blocks[0](packed)
+            out = nn.utils.rnn.pad_packed_sequence(out, batch_first=bf)[0]
+        else:
+            out, state = self.blocks[0](x)
+        for block, residual in zip(self.blocks[1:], self.arch["residual"]):
+            new, state = block(out)
+            out = new + out if residual else new
+        if self.decoder is not None:
+            # an LSTM hands (h, c) to an LSTM and h to a GRU
+            handed = state[0] if isinstance(self.blocks[-1], nn.LSTM) and isinstance(self.decoder, nn.GRU) else state
+            out, _ = self.decoder(self.embed(target), handed)
+        if self.arch["last"]:
+            out = out[:, -1] if bf else out[-1]
+        return self.head(out)
+
+
+def random_architecture(rng: random.Random) -> dict:
+    hidden = rng.randint(2, 6)
+    blocks = [(rng.choice(["lstm", "gru"]), rng.randint(1, 2), rng.random() < 0.5) for _ in range(rng.randint(1, 3))]
+    # a residual sum needs the same layout on both sides: same directions (one hidden size for all blocks)
+    residual = [rng.random() < 0.6 and blocks[i + 1][2] == blocks[i][2] for i in range(len(blocks) - 1)]
+    decoder = None
+    if rng.random() < 0.4:
+        kind, layers, bidirectional = blocks[-1]
+        rows = layers * (2 if bidirectional else 1)  # h_n rows: the decoder must have as many
+        shapes = [(rows // d, d == 2) for d in (1, 2) if rows % d == 0]
+        dec_layers, dec_bidirectional = rng.choice(shapes)
+        dec_kind = "gru" if kind == "gru" else rng.choice(["lstm", "gru"])
+        decoder = (dec_kind, dec_layers, dec_bidirectional)
+    top = decoder or blocks[-1]
+    tied = rng.random() < 0.4
+    embed = hidden * (2 if top[2] else 1) if tied else rng.randint(2, 6)
+    return dict(hidden=hidden, blocks=blocks, residual=residual, decoder=decoder, tied=tied, embed=embed,
+                batch_first=rng.random() < 0.5, packed=rng.random() < 0.3, last=rng.random() < 0.5)
+
+
+def random_inputs(arch, rng: random.Random):
+    batch, steps = 3, rng.randint(2, 5)
+    shape = (batch, steps) if arch["batch_first"] else (steps, batch)
+    lengths = torch.tensor([steps] + [rng.randint(1, steps) for _ in range(batch - 1)])
+    target_shape = (batch, 3) if arch["batch_first"] else (3, batch)
+    return torch.randint(0, VOCAB, shape), lengths, torch.randint(0, VOCAB, target_shape)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_architectures_shrink_to_what_the_masked_model_computes(seed):
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    arch = random_architecture(rng)
+    model = RandomNet(arch).eval()
+    families = iss.components(model)
+    names = [f.name for f in families]
+    if arch["decoder"]:  # the hand-off couples the last block with the decoder
+        assert any(f"blocks.{len(arch['blocks']) - 1}." in n and "decoder." in n for n in names), (arch, names)
+    if arch["tied"]:
+        assert any("embed[" in n for n in names), (arch, names)
+    removed = {}
+    for family in families:
+        dead = torch.tensor([rng.random() < 0.35 for _ in range(family.size)])
+        dead[rng.randrange(family.size)] = False  # a recurrent module keeps at least one unit
+        removed[family.name] = dead
+    mask_removed_(model, families, removed)
+    found = iss.removed(model, families)  # a coupled unit is dead when it is dead in every module
+    assert all(torch.equal(found[name], removed[name]) for name in names)
+
+    inputs = random_inputs(arch, rng)
+    compact = iss.shrink(model, families, example_inputs=inputs)  # raises iss.NotExact naming a mismatch
+    with torch.no_grad():
+        assert torch.allclose(model(*inputs), compact(*inputs), atol=1e-5), arch
+    if arch["tied"]:
+        assert compact.head.weight is compact.embed.weight  # still tied after the shrink

@@ -1,5 +1,6 @@
 """The library guide's examples (docs/library.md) run as printed: train with the penalty, shrink,
-equal outputs (the shrink's own exactness check, and the LSTM example's assert)."""
+equal outputs (the shrink's own exactness check, and the LSTM example's assert); the encoder-decoder
+example keeps the same units in both modules."""
 import ast
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from readme_blocks import gru_example, library_example
+from readme_blocks import encoder_decoder_example, gru_example, library_example
 
 
 def run_example(tmp_path, code: str) -> str:
@@ -39,14 +40,24 @@ def test_gru_example_runs_and_removes_units(tmp_path):
     assert f"GRU(16, {max(surviving.values())}, " in stdout, stdout  # one size per nn.GRU: the larger
 
 
-@pytest.mark.parametrize("example, inputs", [(library_example, "tokens"), (gru_example, "x")])
+def test_encoder_decoder_example_couples_the_two_modules(tmp_path):
+    stdout = run_example(tmp_path, encoder_decoder_example())
+    surviving = surviving_units(stdout)
+    assert list(surviving) == ["encoder.l0+decoder.l0"]  # one component per unit pair, found by tracing
+    size = surviving["encoder.l0+decoder.l0"]
+    assert 0 < size < 48, stdout  # units removed (from both modules: one LSTM line below)
+    assert f"LSTM(16, {size}, batch_first=True) LSTM(16, {size}, batch_first=True)" in stdout, stdout
+
+
+@pytest.mark.parametrize("example, inputs", [(library_example, ("tokens",)), (gru_example, ("x",)),
+                                             (encoder_decoder_example, ("source", "previous"))])
 def test_the_guides_compact_models_export_with_torch_export(example, inputs, capsys):
     """The shrunk model is a plain module of standard layers: torch.export takes it as it is."""
     namespace: dict = {"__name__": "example"}
     exec(compile(example(), "example.py", "exec"), namespace)
-    compact, x = namespace["compact"].eval(), namespace[inputs]
+    compact, args = namespace["compact"].eval(), tuple(namespace[name] for name in inputs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torch's own note on nn.RNNBase._flat_weights
-        exported = torch.export.export(compact, (x,))
+        exported = torch.export.export(compact, args)
     with torch.no_grad():
-        assert torch.allclose(exported.module()(x), compact(x), atol=1e-6)
+        assert torch.allclose(exported.module()(*args), compact(*args), atol=1e-6)
