@@ -17,6 +17,7 @@
     iss summary  [--pdf]                      reports/<scale>/report.md and report.tex: the page to open
                                               first (tables, comparison, figures, provenance); --pdf
                                               also compiles report.pdf with pdflatex
+    iss record   --table T [--row R [--seed N]]  a finished piece's results files into recorded/<scale>/
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
                                               sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
 
@@ -131,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--pdf-only", action="store_true",
                          help="only compile the existing reports/report.tex to report.pdf")
     _common(summary)
+    record = commands.add_parser("record", help="copy a finished table, row or seed's results files (data only: no "
+                                                "models or logs) into recorded/<scale>/, to be committed")
+    _table_row(record, row=False)
+    record.add_argument("--row", default=None, help="only this row (default: every row evaluated)")
+    record.add_argument("--seed", type=int, default=None, help="only this seed of --row (default: every seed present)")
+    record.add_argument("--into", type=Path, default=Path("recorded"), help="the recorded runs' folder")
+    record.add_argument("--replace", action="store_true",
+                        help="replace recorded files whose contents differ (a row rerun on purpose)")
+    _common(record)
     speed = commands.add_parser("sparsity-speed", help="time one LSTM layer's multiply, structured vs "
                                                        "non-structured sparsity, and plot it")
     speed.add_argument("--plot-only", action="store_true",
@@ -205,6 +215,22 @@ def run(args: argparse.Namespace) -> None:
             from iss_harness.reporting.figures_speed import write_figure
             for path in write_figure(config, args.results, args.reports):
                 print(f"wrote {path}")
+        return
+    if args.command == "record":
+        from iss_harness import recording
+        table = registry.table(args.table)
+        seed = None
+        if args.row is not None:
+            checked = table.check_run(config, args.row, args.seed)
+            seed = checked if args.seed is not None else None
+        elif args.seed is not None:
+            raise ExperimentError("--seed needs --row (record one row's seed)")
+        done = recording.record(config, table, args.row, seed, results=args.results, into=args.into,
+                                replace=args.replace)
+        for note in done.notes:
+            print(f"iss record: note: {note}")
+        print(f"iss record: {len(done.copied)} file(s) recorded, {len(done.unchanged)} already recorded, "
+              f"under {args.into / config['scale']}")
         return
     table = registry.table(args.table)
     step = table.step(args.command, getattr(args, "sizes", None))

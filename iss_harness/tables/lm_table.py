@@ -9,11 +9,11 @@ TIMINGS = dict(learned="time_learned", paper="time_paper_sizes")
 
 def lm_table(name: str, rows, seeds, row_origin: str) -> Table:
     """``iss_harness.tables.<name>``: experiment.train_row / evaluate_row / time_*, report.build,
-    figures.write_figures; rule file workflow/rules/<name>.smk."""
+    figures.write_figures, jobs.row_settings; rule file workflow/rules/<name>.smk."""
     package = f"iss_harness.tables.{name}"
     experiment = f"{package}.experiment"
     return Table(
-        name=name, rows=rows, seeds=seeds, row_origin=row_origin, rules=f"workflow/rules/{name}.smk",
+        name=name, rows=rows, seeds=seeds, row_origin=row_origin, rules=f"workflow/rules/{name}.smk", jobs=f"{package}.jobs",
         steps=dict(train=Call(experiment, "train_row", ("row", "seed", "results"), ("restart",)),
                    evaluate=Call(experiment, "evaluate_row", ("row", "seed", "results")),
                    report=Call(f"{package}.report", "build", ("results", "reports")),

@@ -81,6 +81,18 @@ class Table:
     rules: str | None = None   # its Snakemake rule file, relative to the project folder
     schema: str | None = None  # JSON schema (YAML) of scales.<scale>.<name>; the paper's are in config.schema.yaml
     paper: str | None = None   # its paper cells (format of config/paper_tables.yaml); the paper's are there
+    folder: str = ""           # its folder under results/<scale>/ when not its name (the sweep's runs are table1's)
+    # the module whose row_settings(config, row) gives the settings that decide a row's result (its
+    # rule file's params, digested into each run's provenance); recording checks runs against it
+    jobs: str = ""
+
+    @property
+    def results_folder(self) -> str:
+        return self.folder or self.name
+
+    def job_settings(self, config: dict, row: str) -> str | None:
+        """What decides ``row``'s result (None when the table names no jobs module)."""
+        return importlib.import_module(self.jobs).row_settings(config, row) if self.jobs else None
 
     def step_names(self) -> list[str]:
         return [name for name in STEPS if name in self.steps or (name == "time" and self.timings)]

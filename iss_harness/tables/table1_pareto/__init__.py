@@ -19,7 +19,7 @@ def _seeds(config: dict) -> list[int]:
 
 TABLE = register(Table(
     name="table1_pareto", rows=_rows, seeds=_seeds, row_origin="rows come from table1.pareto",
-    rules="workflow/rules/table1_pareto.smk",
+    rules="workflow/rules/table1_pareto.smk", folder="table1", jobs="iss_harness.tables.table1.jobs",
     steps=dict(train=Call(_TABLE1, "train_row", ("row", "seed", "results"), ("restart",)),
                evaluate=Call(_TABLE1, "evaluate_row", ("row", "seed", "results")),
                report=Call("iss_harness.tables.table1_pareto.report", "build", ("results", "reports"))),

@@ -14,7 +14,7 @@ def _rows(config: dict) -> list[str]:
 
 TABLE = register(Table(
     name="table3", rows=_rows, seeds=None, row_origin="one ISS row per entry of table3.lambdas",
-    rules="workflow/rules/table3.smk",
+    rules="workflow/rules/table3.smk", jobs=f"{_PACKAGE}.jobs",
     steps=dict(prepare=Call(f"{_PACKAGE}.data", "prepare"),
                train=Call(_EXPERIMENT, "train_row", ("row", "results"), ("restart",)),
                evaluate=Call(_EXPERIMENT, "evaluate_row", ("row", "results")),

@@ -1,0 +1,124 @@
+"""Recording finished runs into recorded/<scale>/ (iss_harness.recording, `iss record`): data files
+only, each run checked against its provenance and the configuration's settings for its row."""
+import json
+from pathlib import Path
+
+import pytest
+
+from iss_harness.cli import main
+from iss_harness.config import json_digest, load_config
+from iss_harness.recording import MANIFEST, RecordRefused, record
+from iss_harness.tables import load_tables
+
+CLEAN_SHA = "c" * 40
+
+
+@pytest.fixture
+def config():
+    return load_config(overrides={"scale": "smoke"})
+
+
+@pytest.fixture
+def table1(config):
+    return load_tables(config)["table1"]
+
+
+def made(config, table, row: str, **changes) -> dict:
+    """The provenance a run of ``row`` made by committed code with the config's settings carries."""
+    base = dict(git_sha=CLEAN_SHA, scale="smoke", seed=1234, code_digest="a" * 16, device="cpu", cpu="test cpu",
+                threads=1, created="2026-12-07T00:00:00+00:00", wall_seconds=12.5,
+                settings_digest=json_digest({"settings": table.job_settings(config, row)}))
+    return {**base, **changes}
+
+
+def write_run(results: Path, config, table, row: str, seed: int = 1234, **changes) -> Path:
+    folder = results / "smoke" / "table1" / row / f"seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    provenance = made(config, table, row, seed=seed, **changes)
+    (folder / "metrics.json").write_text(json.dumps(dict(row=row, perplexity_valid=100.0, provenance=provenance,
+                                                         training_provenance=provenance)))
+    (folder / "history.csv").write_text("epoch,valid\n1,120\n")
+    (folder / "model.pt").write_bytes(b"not data")
+    return folder
+
+
+def test_a_row_is_recorded_as_data_with_its_provenance(tmp_path, config, table1):
+    results, into = tmp_path / "results", tmp_path / "recorded"
+    write_run(results, config, table1, "baseline")
+    (results / "smoke" / "logs").mkdir(parents=True)
+    (results / "smoke" / "logs" / "table1_train_baseline_seed1234.log").write_text("log\n")
+    done = record(config, table1, "baseline", 1234, results=results, into=into)
+    recorded = sorted(p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file())
+    assert recorded == ["smoke/MANIFEST.json", "smoke/table1/baseline/seed1234/history.csv",
+                        "smoke/table1/baseline/seed1234/metrics.json"]  # no model, no log
+    entry = json.loads((into / "smoke" / MANIFEST).read_text())["files"]["table1/baseline/seed1234/history.csv"]
+    assert entry["git_sha"] == CLEAN_SHA and entry["code_digest"] == "a" * 16 and entry["wall_seconds"] == 12.5
+    assert len(done.copied) == 2 and not done.notes
+    again = record(config, table1, "baseline", 1234, results=results, into=into)
+    assert not again.copied and len(again.unchanged) == 2
+
+
+@pytest.mark.parametrize("changes, expected", [
+    (dict(git_sha=CLEAN_SHA + "-dirty"), "made from uncommitted changes"),
+    (dict(scale="mid"), "made at scale 'mid'"),
+    (dict(settings_digest="0" * 16), "other settings than the configuration now gives row 'baseline'"),
+    (dict(settings_digest=None), "no settings digest"),
+])
+def test_a_run_that_does_not_belong_is_refused(tmp_path, config, table1, changes, expected):
+    results = tmp_path / "results"
+    write_run(results, config, table1, "baseline", **changes)
+    with pytest.raises(RecordRefused, match=expected):
+        record(config, table1, "baseline", 1234, results=results, into=tmp_path / "recorded")
+    assert not (tmp_path / "recorded").exists()
+
+
+def test_a_run_without_provenance_is_refused(tmp_path, config, table1):
+    folder = write_run(tmp_path / "results", config, table1, "baseline")
+    (folder / "metrics.json").write_text(json.dumps(dict(row="baseline")))
+    with pytest.raises(RecordRefused, match="no provenance"):
+        record(config, table1, "baseline", 1234, results=tmp_path / "results", into=tmp_path / "recorded")
+
+
+def test_pieces_made_by_other_code_are_recorded_and_named(tmp_path, config, table1):
+    results, into = tmp_path / "results", tmp_path / "recorded"
+    write_run(results, config, table1, "baseline")
+    record(config, table1, "baseline", 1234, results=results, into=into)
+    write_run(results, config, table1, "baseline", seed=1235, code_digest="b" * 16)
+    done = record(config, table1, "baseline", 1235, results=results, into=into)
+    assert done.copied and "made by code bbbbbbbbbbbbbbbb, other pieces of table1 by aaaaaaaaaaaaaaaa" in done.notes[0]
+
+
+def test_a_recorded_file_is_replaced_only_when_asked(tmp_path, config, table1):
+    results, into = tmp_path / "results", tmp_path / "recorded"
+    folder = write_run(results, config, table1, "baseline")
+    record(config, table1, "baseline", 1234, results=results, into=into)
+    (folder / "history.csv").write_text("epoch,valid\n1,110\n")
+    with pytest.raises(RecordRefused, match="already recorded with other contents; pass --replace"):
+        record(config, table1, "baseline", 1234, results=results, into=into)
+    record(config, table1, "baseline", 1234, results=results, into=into, replace=True)
+    assert "110" in (into / "smoke" / "table1" / "baseline" / "seed1234" / "history.csv").read_text()
+
+
+def test_a_whole_table_brings_its_timing_but_not_what_its_report_makes(tmp_path, config, table1):
+    results, into = tmp_path / "results", tmp_path / "recorded"
+    for row in ("baseline", "iss_a"):
+        write_run(results, config, table1, row)
+    top = results / "smoke" / "table1"
+    (top / "timing_learned.json").write_text(json.dumps(dict(provenance=made(config, table1, "baseline"))))
+    (top / "pareto.csv").write_text("row\n")
+    record(config, table1, results=results, into=into)
+    files = json.loads((into / "smoke" / MANIFEST).read_text())["files"]
+    assert "table1/timing_learned.json" in files and "table1/pareto.csv" not in files
+    assert "table1/iss_a/seed1234/metrics.json" in files
+
+
+def test_the_command_line_refuses_in_one_line(tmp_path, config, table1, monkeypatch, capsys):
+    write_run(tmp_path / "results", config, table1, "baseline", git_sha=CLEAN_SHA + "-dirty")
+    argv = ["--results", str(tmp_path / "results"), "record", "--table", "table1", "--row", "baseline",
+            "--into", str(tmp_path / "recorded")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "uncommitted changes" in err and "Traceback" not in err
+    assert main(argv + ["--seed", "1234"]) == 2 and "uncommitted changes" in capsys.readouterr().err
+    assert main(["record", "--table", "table1", "--seed", "1234"]) == 2
+    assert "--seed needs --row" in capsys.readouterr().err
