@@ -9,7 +9,8 @@ import torch
 
 from iss.groups import mask_removed_
 from iss_harness.tables.table1.figures import plot_training_curves, write_table1_figures
-from iss_harness.reporting.figures_sparsity import downsample_strides, plot_lstm_sparsity, removed_stripes, tf_kernel
+from iss_harness.reporting.figures_sparsity import plot_lstm_sparsity, removed_stripes, sparsity_picture, tf_kernel
+from iss_harness.reporting.sparsity_plot import downsample_strides, pack_mask, unpack_mask
 from iss_harness.models.lstm_lm import LSTMLanguageModel
 from iss_harness.tasks.lm import save_model
 
@@ -130,3 +131,30 @@ def test_missing_model_names_the_file(tmp_path, histories):
     with pytest.raises(FileNotFoundError) as error:
         write_table1_figures(tmp_path, tmp_path / "reports")
     assert str(tmp_path / "table1" / "iss_a" / "seed1234" / "model.pt") in str(error.value)
+
+
+def test_the_picture_data_is_the_downsampled_masks(model):
+    picture = sparsity_picture(model, max_pixels=4)
+    kernel = tf_kernel(model, 0) != 0
+    first = picture["layers"][0]
+    np.testing.assert_array_equal(unpack_mask(first["kernel"]), kernel[::first["kernel"]["strides"][0],
+                                                                         ::first["kernel"]["strides"][1]])
+    assert first["removed"] == len(REMOVED_IN_LAYER_1) and first["units"] == HIDDEN[0]
+    assert picture["layers"][1]["removed_inputs"] == len(REMOVED_IN_LAYER_1)
+    mask = np.random.default_rng(0).random((13, 21)) > 0.5
+    np.testing.assert_array_equal(unpack_mask(pack_mask(mask, 100)), mask)
+
+
+def test_a_recorded_run_redraws_the_sparsity_figure_without_its_model(tmp_path, histories, model):
+    """The figures step keeps the picture's data beside the model; without the model (a recorded
+    run copies no models) the figure is drawn from that file."""
+    table_dir = tmp_path / "results" / "smoke" / "table1"
+    for row, frame in histories.items():
+        write_row(table_dir, row, frame)
+    save_model(model, table_dir / "iss_a" / "seed1234" / "model.pt")
+    write_table1_figures(tmp_path / "results" / "smoke", tmp_path / "reports")
+    first = (tmp_path / "reports" / "figures" / "table1_iss_sparsity.png").read_bytes()
+    assert (table_dir / "iss_a" / "seed1234" / "sparsity_picture.json").is_file()
+    (table_dir / "iss_a" / "seed1234" / "model.pt").unlink()
+    write_table1_figures(tmp_path / "results" / "smoke", tmp_path / "again")
+    assert (tmp_path / "again" / "figures" / "table1_iss_sparsity.png").read_bytes()[:8] == first[:8] == PNG_MAGIC

@@ -1,5 +1,5 @@
 """`iss` as a library: the wheel built from this tree installs into a fresh venv with torch alone
-and runs the library guide's first example (docs/library.md) there (no snakemake, pandas or matplotlib installed)."""
+and runs every example of the library guide (docs/library.md) there (no snakemake, pandas or matplotlib installed)."""
 import subprocess
 import sys
 import venv
@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from readme_blocks import README, library_example
+from readme_blocks import README, python_blocks
 
 ROOT = README.parent
 pytestmark = pytest.mark.packaging
@@ -49,6 +49,8 @@ def test_wheel_installs_alone_and_runs_readme_example(tmp_path):
     done = subprocess.run([env_dir / "bin" / "iss", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2 and "pip install 'iss[workflow]'" in done.stderr, done.stderr
 
-    script = tmp_path / "example.py"
-    script.write_text(library_example())
-    assert "speedup" in run([python, str(script)], cwd=tmp_path)
+    for number, block in enumerate(python_blocks(), 1):  # every example of the library guide, from the wheel
+        script = tmp_path / f"example_{number}.py"
+        script.write_text(block)
+        printed = run([python, str(script)], cwd=tmp_path)
+        assert number > 1 or "speedup" in printed, printed

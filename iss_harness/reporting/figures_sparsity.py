@@ -8,18 +8,19 @@ four gate columns g*h + k, and row k of the next layer's kernel (where that laye
 Which rows and columns a unit owns comes from the model's ``iss_families()``; this file
 only knows how PyTorch parameters map into the kernel (transpose and stack).
 
-Every figure is written as PNG (for reading) and PDF (for papers), each atomically.
+This module turns a model into the picture's data (``sparsity_picture``);
+``iss_harness.reporting.sparsity_plot`` draws it, as PNG (for reading) and PDF (for papers), each
+atomically.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
 from iss.groups import removed_components
-from iss_harness.reporting.plotting import BOUNDARY_STYLE, GATE_NAMES, MASK_COLORS, plt, save_figure
+from iss_harness.reporting.sparsity_plot import pack_mask, plot_sparsity_picture
 
 
 # ---- the LSTM kernel in TensorFlow layout ---------------------------------------------------------
@@ -90,90 +91,28 @@ def gate_block_starts(model: nn.Module, layer: int) -> list[int]:
     return [gates.start + b * gates.block_stride for b in range(gates.blocks)]
 
 
-# ---- the sparsity figure --------------------------------------------------------------------------
+# ---- the picture's data ---------------------------------------------------------------------------
 
 
-def downsample_strides(shape: tuple[int, int], max_pixels: int) -> tuple[int, int]:
-    """(row stride, column stride): keep every k-th row and column so that neither side exceeds
-    max_pixels. Each side gets its own stride, so a short side (the decoder's h rows beside
-    its V columns) keeps every row and with it every removed unit."""
-    return tuple(max(1, math.ceil(side / max_pixels)) for side in shape)
-
-
-def _show_mask(axis, mask: np.ndarray, max_pixels: int, aspect: str = "equal") -> tuple[int, int]:
-    """Draw a bool mask (True = blue) in its full-size coordinates; return the strides used."""
-    row_stride, column_stride = downsample_strides(mask.shape, max_pixels)
-    rows, columns = mask.shape
-    axis.imshow(mask[::row_stride, ::column_stride].astype(np.uint8), cmap=MASK_COLORS, vmin=0, vmax=1,
-                interpolation="nearest", aspect=aspect, extent=(0, columns, rows, 0))
-    return row_stride, column_stride
-
-
-def _mark_kernel_blocks(axis, model: nn.Module, layer: int) -> None:
-    """Gate blocks (i, f, g, o) along x, input and recurrent blocks along y, with dashed borders."""
-    starts = gate_block_starts(model, layer)
-    n_gates = model.lstms[layer].weight_ih_l0.shape[0]
-    ends = starts[1:] + [n_gates]
-    names = GATE_NAMES if len(starts) == len(GATE_NAMES) else [str(b) for b in range(len(starts))]
-    axis.set_xticks([(a + b) / 2 for a, b in zip(starts, ends)], names)
-    for start in starts[1:]:
-        axis.axvline(start, **BOUNDARY_STYLE)
-    n_in = kernel_layout(model, layer)[f"lstms.{layer}.weight_hh_l0"]
-    n_rows = n_in + model.lstms[layer].weight_hh_l0.shape[1]
-    axis.axhline(n_in, **BOUNDARY_STYLE)
-    axis.set_yticks([n_in / 2, (n_in + n_rows) / 2], [f"input\n({n_in})", f"recurrent\n({n_rows - n_in})"])
-    axis.tick_params(length=0)
-
-
-def _sampling_note(strides: tuple[int, int]) -> str:
-    """Say when the picture skips rows or columns, so white stripes are not taken as complete."""
-    shown = [f"1 in {stride} {side}s" for stride, side in zip(strides, ("row", "column")) if stride > 1]
-    return f", {' and '.join(shown)} shown" if shown else ""
-
-
-def _plot_layer(mask_axis, stripes_axis, model: nn.Module, layer: int, max_pixels: int) -> None:
-    kernel = tf_kernel(model, layer)
-    removed_rows, _ = removed_kernel_lines(model, layer)
-    family, _ = _gate_rows(model, layer)
-    n_removed = int(removed_components(model, [family])[family.name].sum())
-    rows, columns = kernel.shape
-    name = f"LSTM {layer + 1}"
-
-    strides = _show_mask(mask_axis, kernel != 0, max_pixels)
-    density = float((kernel != 0).mean())
-    mask_axis.set_title(f"{name} kernel [{rows} x {columns}]\n"
-                        f"non-zero weights: {density:.0%}{_sampling_note(strides)}", fontsize=10)
-    _mark_kernel_blocks(mask_axis, model, layer)
-
-    _show_mask(stripes_axis, ~removed_stripes(model, layer), max_pixels)
-    n_inputs = rows - family.size
-    from_below = int(removed_rows[:n_inputs].sum())
-    what = (f"+ input rows of the {from_below} units removed in LSTM {layer}" if from_below
-            else "recurrent rows + gate columns of the removed units")
-    stripes_axis.set_title(f"{name} removed ISS components (white): {n_removed} of {family.size} units\n{what}",
-                           fontsize=10)
-    _mark_kernel_blocks(stripes_axis, model, layer)
-
-
-def _plot_decoder(axis, model: nn.Module, max_pixels: int) -> None:
-    weight = model.decoder.weight.detach().cpu().numpy().T  # [h, V]: rows read the last LSTM's units
-    mask = weight != 0
-    strides = _show_mask(axis, mask, max_pixels, aspect="auto")  # [h, V] is far too wide for square pixels
-    axis.set_title(f"decoder (softmax) weight, transposed [{mask.shape[0]} x {mask.shape[1]}]: "
-                   f"non-zero weights: {mask.mean():.0%}{_sampling_note(strides)}", fontsize=10)
-    axis.set_xlabel("vocabulary")
-    axis.set_ylabel(f"LSTM {len(model.lstms)} unit")
+def sparsity_picture(model: nn.Module, max_pixels: int = 600) -> dict:
+    """What the sparsity figure shows, as JSON-ready data (``iss_harness.reporting.sparsity_plot``
+    draws it): per LSTM layer the kernel's non-zero mask, the kernel outside the removed ISS
+    components, the gate blocks and the counts; the decoder's non-zero mask."""
+    layers = []
+    for layer in range(len(model.lstms)):
+        kernel = tf_kernel(model, layer)
+        removed_rows, _ = removed_kernel_lines(model, layer)
+        family, _ = _gate_rows(model, layer)
+        n_inputs = kernel.shape[0] - family.size
+        layers.append(dict(
+            kernel=pack_mask(kernel != 0, max_pixels), kept=pack_mask(~removed_stripes(model, layer), max_pixels),
+            gate_starts=gate_block_starts(model, layer), inputs=kernel_layout(model, layer)[f"lstms.{layer}.weight_hh_l0"],
+            units=family.size, removed=int(removed_components(model, [family])[family.name].sum()),
+            removed_inputs=int(removed_rows[:n_inputs].sum())))
+    decoder = model.decoder.weight.detach().cpu().numpy().T != 0  # [h, V]: rows read the last LSTM's units
+    return dict(max_pixels=max_pixels, layers=layers, decoder=pack_mask(decoder, max_pixels))
 
 
 def plot_lstm_sparsity(model: nn.Module, out_stem: Path, title: str, max_pixels: int = 600) -> list[Path]:
-    """Per LSTM layer, the kernel's non-zero mask (top) and its removed ISS components (bottom);
-    below them the decoder's non-zero mask. Writes ``out_stem.{png,pdf}``; returns their paths."""
-    n_layers = len(model.lstms)
-    figure = plt.figure(figsize=(5.5 * n_layers, 8.2), layout="constrained")
-    grid = figure.add_gridspec(3, n_layers, height_ratios=[3, 3, 1.3])
-    for layer in range(n_layers):
-        _plot_layer(figure.add_subplot(grid[0, layer]), figure.add_subplot(grid[1, layer]), model, layer, max_pixels)
-    _plot_decoder(figure.add_subplot(grid[2, :]), model, max_pixels)
-    figure.suptitle(f"{title}\nblue = non-zero, white = zero; kernel = [W_ih^T ; W_hh^T], "
-                    "columns in gate blocks i, f, g, o", fontsize=11)
-    return save_figure(figure, out_stem)
+    """The sparsity figure of ``model``: ``sparsity_picture`` drawn by ``plot_sparsity_picture``."""
+    return plot_sparsity_picture(sparsity_picture(model, max_pixels), out_stem, title)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from iss_harness.reporting.figures_sparsity import plot_lstm_sparsity
+from iss_harness.io import read_json, write_json_atomic
 from iss_harness.reporting.plotting import plt, require_file, save_figure
-from iss_harness.tasks.lm import load_model
+from iss_harness.reporting.sparsity_plot import plot_sparsity_picture
 from iss_harness.tables.table1.rows import TABLE
 
 LOG_SCALE_RATIO = 3.0  # perplexity axes go logarithmic when max/min exceeds this
@@ -19,6 +19,9 @@ LOG_SCALE_RATIO = 3.0  # perplexity axes go logarithmic when max/min exceeds thi
 ROW_LABELS = {"baseline": "baseline", "iss_a": "ISS (a)", "iss_b": "ISS (b)", "direct": "direct design",
               "iss_a_from_baseline": "ISS (a) from baseline", "iss_b_from_baseline": "ISS (b) from baseline"}
 SPARSITY_ROW = "iss_a"  # the row whose weights the sparsity figure shows
+# The sparsity figure's data, kept beside the model it was drawn from: a recorded run (no models)
+# redraws the figure from it, without torch.
+PICTURE = "sparsity_picture.json"
 
 
 # ---- training curves ---------------------------------------------------------------------------
@@ -161,10 +164,22 @@ def write_table1_figures(results_scale_dir: Path, reports_dir: Path) -> list[Pat
         for row in [r for r in histories if r.endswith("_from_baseline")]:
             histories[row] = histories[row].assign(epoch=histories[row].epoch + done)
     sparsity_dir = _seed_dirs(table_dir / SPARSITY_ROW)[0]
-    model, _ = load_model(require_file(sparsity_dir / "model.pt", "table1_train"), "cpu")
+    picture = sparsity_picture_of(sparsity_dir)
     written = plot_training_curves(histories, ROW_LABELS, figures_dir / "table1_training_curves",
                                    f"Table 1 (PTB, {scale} scale): training")
-    written += plot_lstm_sparsity(model, figures_dir / "table1_iss_sparsity",
-                                  f"Table 1 (PTB, {scale} scale): weights of {ROW_LABELS[SPARSITY_ROW]} "
-                                  f"({sparsity_dir.name}) after training (masked model, before the shrink)")
+    written += plot_sparsity_picture(picture, figures_dir / "table1_iss_sparsity",
+                                     f"Table 1 (PTB, {scale} scale): weights of {ROW_LABELS[SPARSITY_ROW]} "
+                                     f"({sparsity_dir.name}) after training (masked model, before the shrink)")
     return written
+
+
+def sparsity_picture_of(run: Path) -> dict:
+    """The sparsity figure's data for a trained run: made from its model.pt (and kept as
+    sparsity_picture.json beside it) when the model is there, else read from that file (a recorded run)."""
+    model_path, picture_path = run / "model.pt", run / PICTURE
+    if model_path.is_file() or not picture_path.is_file():
+        from iss_harness.reporting.figures_sparsity import sparsity_picture
+        from iss_harness.tasks.lm import load_model
+        model, _ = load_model(require_file(model_path, "table1_train"), "cpu")
+        write_json_atomic(picture_path, sparsity_picture(model))
+    return read_json(picture_path)
