@@ -18,6 +18,7 @@
                                               first (tables, comparison, figures, provenance); --pdf
                                               also compiles report.pdf with pdflatex
     iss record   --table T [--row R [--seed N]]  a finished piece's results files into recorded/<scale>/
+    iss regenerate                            reports/<scale>/ again from recorded/<scale>/ (no torch)
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
                                               sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
 
@@ -33,20 +34,19 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from iss_harness import provenance  # noqa: F401  (imported first: the job's wall time counts from here)
 from iss_harness.config import ConfigError, load_config
 from iss_harness.data.fetch import DataError
 from iss_harness.io import UnreadableFile
 from iss_harness.tables import registry
-from iss_harness.tasks.paths import ExperimentError, scale_root
-from iss_harness.tasks.train_lm import TrainingDiverged
+from iss_harness.tasks.paths import ExperimentError, TrainingDiverged, scale_root
 
 
 # The workflow hands every job its configuration in the environment (Snakefile): the config files
 # and, as JSON, what Snakemake's command line added. Options given to `iss` win over both.
 CONFIG_VARIABLE, OVERRIDES_VARIABLE = "ISS_CONFIG", "ISS_CONFIG_OVERRIDES"
+# Commands that read and write results files only: they run where torch is not installed.
+TORCH_FREE_COMMANDS = ("check-config", "compare", "record", "regenerate")
 
 
 def configuration_sources(args: argparse.Namespace) -> tuple[list[str] | None, str | None]:
@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--replace", action="store_true",
                         help="replace recorded files whose contents differ (a row rerun on purpose)")
     _common(record)
+    regenerate = commands.add_parser("regenerate", help="reports/<scale>/ made again from the recorded runs "
+                                                        "(recorded/<scale>/): no training, no torch")
+    regenerate.add_argument("--recorded", type=Path, default=Path("recorded"), help="the recorded runs' folder")
+    _common(regenerate)
     speed = commands.add_parser("sparsity-speed", help="time one LSTM layer's multiply, structured vs "
                                                        "non-structured sparsity, and plot it")
     speed.add_argument("--plot-only", action="store_true",
@@ -162,7 +166,9 @@ def run(args: argparse.Namespace) -> None:
         overrides["scale"] = args.scale
     config = load_config(config_files, overrides=overrides)
     threads = args.threads or config["runtime"]["threads"]
-    torch.set_num_threads(threads)
+    if args.command not in TORCH_FREE_COMMANDS:  # a reader regenerating reports needs no torch
+        import torch
+        torch.set_num_threads(threads)
     tables = registry.load_tables(config)
     args.reports = args.reports or Path("reports") / config["scale"]
     if args.command == "check-config":
@@ -215,6 +221,13 @@ def run(args: argparse.Namespace) -> None:
             from iss_harness.reporting.figures_speed import write_figure
             for path in write_figure(config, args.results, args.reports):
                 print(f"wrote {path}")
+        return
+    if args.command == "regenerate":
+        from iss_harness.regenerate import regenerate
+        done = regenerate(config, args.recorded, args.reports)
+        for skipped in done.skipped:
+            print(f"iss regenerate: skipped {skipped}")
+        print(f"iss regenerate: {len(done.written)} file(s) written under {args.reports}")
         return
     if args.command == "record":
         from iss_harness import recording

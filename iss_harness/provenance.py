@@ -106,6 +106,16 @@ def provenance(config: dict, device: torch.device, seed: int | None = None, dete
     return made
 
 
+def report_made(config: dict) -> str:
+    """How a report says where it was made: the commit and date of this run, or, for a report
+    regenerated from recorded runs (config ``recorded``, set by iss_harness.regenerate), the
+    recorded runs' manifest and date, so that regenerating it at any commit writes the same text."""
+    recorded = config.get("recorded")
+    if recorded:
+        return f"regenerated from the recorded runs ({recorded['manifest']}, last recorded {recorded['date']})"
+    return f"made at git {git_sha()} on {datetime.date.today().isoformat()}"
+
+
 def provenance_issues(label: str, metrics: dict, config: dict, expected_settings: dict | None,
                       expected_seed: int | None = None, current_sha: str | None = None) -> list[str]:
     """Why a results file may not belong to this report: made at another scale or seed, with other
@@ -124,6 +134,8 @@ def provenance_issues(label: str, metrics: dict, config: dict, expected_settings
         changed = sorted(k for k in set(expected_settings) | set(metrics["settings"])
                          if expected_settings.get(k) != metrics["settings"].get(k))
         issues.append(f"{label}: trained with other settings than the config now gives ({', '.join(changed)})")
+    if config.get("recorded"):  # recorded runs are checked when recorded; their code is listed per file
+        return issues
     current_sha = current_sha or git_sha()
     made_sha = str(made.get("git_sha", "unknown"))
     if made_sha.removesuffix("-dirty") != current_sha.removesuffix("-dirty") or made_sha.endswith("-dirty"):

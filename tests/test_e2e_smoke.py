@@ -5,9 +5,11 @@ are), then checks the report's shape and the paper's claims that must hold at an
 ISS removes units while keeping perplexity close to the baseline; geometry at the paper's
 sizes reproduces the published weight counts and mult-add reductions exactly.
 """
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -251,3 +253,42 @@ def test_adding_a_seed_or_a_lambda_runs_only_the_new_jobs(smoke_run):
     assert all("seed=1235" in job or "row=lambda_0.02," in job for job in trained), trained
     # Table 1: its five smoke rows at seed 1235 (the sweep is not part of the default target).
     assert len(trained) == 5 + 6 + 1
+
+
+def test_reports_regenerate_from_the_recorded_files_alone_without_torch(smoke_run, tmp_path):
+    """The smoke run's data files, as `iss record` selects them (no models, logs or prepared data;
+    copied directly: the scratch run is no git checkout, which `iss record` would refuse), make the
+    same tables and comparison again with torch unavailable, and the same text twice."""
+    from iss_harness.recording import piece_files
+    from iss_harness.tables import load_tables
+    config = load_config([REPO / "config" / "config.yaml"])
+    results, recorded = smoke_run / "results", tmp_path / "recorded"
+    tables = {table.results_folder: table for table in load_tables(config).values()}
+    for table in tables.values():
+        for path in piece_files(results, config, table, None, None):
+            target = recorded / path.relative_to(results)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    assert not list(recorded.rglob("*.pt")) and (recorded / "smoke" / "table1" / "iss_a" / "seed1234" / "sparsity_picture.json").is_file()
+    (recorded / "smoke" / "MANIFEST.json").write_text(json.dumps({"files": {}, "updated": "2026-12-07T00:00:00+00:00"}))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    outputs = []
+    for name in ("first", "second"):
+        reports = tmp_path / name
+        blocked = ("import sys; sys.modules['torch'] = None; from iss_harness.cli import main; "
+                   f"sys.exit(main(['regenerate', '--recorded', {str(recorded)!r}, '--reports', {str(reports)!r}]))")
+        done = subprocess.run([sys.executable, "-c", blocked], cwd=smoke_run, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0 and "skipped" not in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+        outputs.append({p.relative_to(reports).as_posix(): p.read_text() for p in reports.rglob("*")
+                        if p.suffix in (".md", ".tex", ".csv")})
+        assert (reports / "figures" / "table1_iss_sparsity.png").stat().st_size > 1000
+    first, second = outputs
+    assert first == second  # the text depends on the recorded files only
+    for name in ("table1.md", "table2.md", "table3.md", "comparison.md", "report.md", "table1.csv", "comparison.csv"):
+        assert name in first, sorted(first)
+    verdicts = [pd.read_csv(io.StringIO(text), keep_default_na=False).set_index("id").status.to_dict()
+                for text in (first["comparison.csv"], (results / "smoke" / "comparison.csv").read_text())]
+    assert verdicts[0] == verdicts[1]  # every check of the run, with the same outcome
+    assert first["table2.csv"] == (results / "smoke" / "table2.csv").read_text()
+    assert "regenerated from the recorded runs" in first["report.md"]

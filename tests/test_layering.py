@@ -15,7 +15,7 @@ LAYERS = [
     ("tasks", ("iss_harness.tasks",)),
     ("reporting", ("iss_harness.reporting",)),
     ("tables", ("iss_harness.tables",)),
-    ("recording", ("iss_harness.recording",)),
+    ("recording", ("iss_harness.recording", "iss_harness.regenerate")),
     ("command line", ("iss_harness.cli", "iss_harness.command")),
 ]
 

@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TORCH_FREE = (
     "iss_harness.config", "iss_harness.io", "iss_harness.provenance", "iss_harness.render", "iss_harness.tables", "iss_harness.recording",
+    "iss_harness.regenerate", "iss_harness.cli",
     "iss_harness.tables.table1", "iss_harness.tables.table1_pareto", "iss_harness.tables.table2", "iss_harness.tables.table3",
     "iss_harness.tasks.paths", "iss_harness.tables.table1.rows", "iss_harness.tables.table2.rows",
     "iss_harness.tables.table3.rows", "iss_harness.tasks.sparsity_kinds", "iss_harness.tasks.training",

@@ -26,6 +26,7 @@ before it reaches LaTeX.
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from iss_harness.paper.compare import FAILING, STATUSES as COMPARISON_STATUSES
 from iss_harness.paper.tables import SCALES, load_paper_tables
 from iss_harness.render import MISSING
 from iss_harness.io import write_text_atomic
+from iss_harness.provenance import git_sha, report_made
 
 TITLE = "Learning Intrinsic Sparse Structures within LSTM (Wen et al., ICLR 2018): reproduction report"
 INTRO = (
@@ -92,6 +94,8 @@ class ProvenanceLine:
     created: str
     versions: dict
     note: str = ""
+    code: str = MISSING  # the first 8 digits of the code digest (iss_harness.provenance.code_digest)
+    wall: str = MISSING  # the job's wall time
 
 
 def _read(path: Path) -> str | None:
@@ -182,7 +186,25 @@ def provenance_lines(results: Path) -> list[ProvenanceLine]:
                                         MISSING, MISSING, MISSING, {}, f"unreadable: {error}"))
             continue
         lines.append(_provenance_line(relative, path.relative_to(results).parts[0], payload))
-    return lines
+    return _flag_mixed_code(lines)
+
+
+def _flag_mixed_code(lines: list[ProvenanceLine]) -> list[ProvenanceLine]:
+    """Name the files whose code digest is not the one most files of their table have: pieces of
+    one table made by different training or evaluation code (recorded across commits)."""
+    by_table: dict[str, list[str]] = {}
+    for line in lines:
+        if line.code != MISSING:
+            by_table.setdefault("/".join(line.file.split("/")[:2]), []).append(line.code)
+    usual = {table: max(set(codes), key=codes.count) for table, codes in by_table.items() if len(set(codes)) > 1}
+    flagged = []
+    for line in lines:
+        table = "/".join(line.file.split("/")[:2])
+        if table in usual and line.code not in (MISSING, usual[table]):
+            note = f"code {line.code} differs from {usual[table]} of most {table.split('/')[1]} files"
+            line = ProvenanceLine(**{**line.__dict__, "note": "; ".join(filter(None, [line.note, note]))})
+        flagged.append(line)
+    return flagged
 
 
 def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLine:
@@ -207,7 +229,9 @@ def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLin
     return ProvenanceLine(relative, str(made.get("scale", folder)), str(made.get("device", MISSING)), threads,
                           short_sha(made.get("git_sha")), str(made.get("config_hash", MISSING)),
                           str(made.get("seed", MISSING)), str(made.get("created", MISSING)),
-                          dict(made.get("versions") or {}), "; ".join(notes))
+                          dict(made.get("versions") or {}), "; ".join(notes),
+                          code=str(made.get("code_digest") or MISSING)[:8],
+                          wall=f"{made['wall_seconds']:.0f} s" if isinstance(made.get("wall_seconds"), (int, float)) else MISSING)
 
 
 def short_sha(sha) -> str:
@@ -273,6 +297,8 @@ class Gathered:
     keys: dict[str, str]
     speed: tuple[dict, list[dict]] | None
     reports: Path
+    made: str = ""   # "made at git X on D", or "regenerated from the recorded runs (...)"
+    dated: str = ""  # the LaTeX title's date line
 
 
 def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> Gathered:
@@ -281,7 +307,15 @@ def gather(config: dict, results: Path, reports: Path, paper_path: Path | None =
     return Gathered(scale=config["scale"], sections=table_sections(scale_results, reports, paper_path),
                     summary=comparison_summary(scale_results), stems=figure_stems(reports), provenance=provenance,
                     keys=version_sets(provenance), speed=sparsity_speed_rows(results, config["scale"]),
-                    reports=Path(reports))
+                    reports=Path(reports), made=report_made(config), dated=report_dated(config))
+
+
+def report_dated(config: dict) -> str:
+    """The LaTeX title's date: today and the commit, or the date the recorded runs were last recorded."""
+    recorded = config.get("recorded")
+    if recorded:
+        return f"{recorded['date']}, recorded runs"
+    return f"{datetime.date.today().isoformat()}, git {short_sha(git_sha())}"
 
 
 def build(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> list[Path]:

@@ -2,7 +2,6 @@
 ``iss_harness.reporting.report.gather`` read; and its optional PDF (pdflatex, when installed)."""
 from __future__ import annotations
 
-import datetime
 import re
 import shutil
 import subprocess
@@ -12,10 +11,9 @@ from pathlib import Path
 
 
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
-from iss_harness.provenance import git_sha
 from iss_harness.render import MISSING, latex_escape
 from iss_harness.reporting.report import (INTRO, TITLE, Gathered, ProvenanceLine, clip, figure_caption, known_failure_ids,
-                                    known_failures_text, scales_text, short_sha, version_key)
+                                    known_failures_text, scales_text, version_key)
 
 
 # ---- LaTeX ---------------------------------------------------------------------------------------
@@ -158,13 +156,14 @@ def _provenance_latex(lines: list[ProvenanceLine], keys: dict[str, str]) -> str:
     if not lines:
         return "No results files yet.\n"
     rows = [[_breakable_path(l.file), tex_text(l.scale), tex_text(l.device), tex_text(l.threads),
-             r"\texttt{" + tex_text(l.git) + "}", r"\texttt{" + tex_text(l.config_hash) + "}", tex_text(l.seed),
-             tex_text(_short_time(l.created)), tex_text(version_key(l, keys)), tex_text(l.note)]
+             r"\texttt{" + tex_text(l.git) + "}", r"\texttt{" + tex_text(l.code) + "}",
+             r"\texttt{" + tex_text(l.config_hash) + "}", tex_text(l.seed),
+             tex_text(_short_time(l.created)), tex_text(l.wall), tex_text(version_key(l, keys)), tex_text(l.note)]
             for l in lines]
     table = _latex_longtable(
-        rows, ["File", "Scale", "Device", "Threads", "Git", "Config", "Seed", "Created", "Libs", "Note"],
-        r">{\raggedright}p{0.2\linewidth}l>{\raggedright}p{0.1\linewidth}>{\raggedright}p{0.08\linewidth}"
-        r"lllll>{\raggedright\arraybackslash}p{0.12\linewidth}",
+        rows, ["File", "Scale", "Device", "Threads", "Git", "Code", "Config", "Seed", "Created", "Wall", "Libs", "Note"],
+        r">{\raggedright}p{0.18\linewidth}l>{\raggedright}p{0.09\linewidth}>{\raggedright}p{0.07\linewidth}"
+        r"lllllll>{\raggedright\arraybackslash}p{0.1\linewidth}",
         r"\scriptsize")
     legend = r"\begin{itemize}" + "".join(rf"\item {tex_text(key)}: {tex_text(text)}" for key, text in keys.items()) \
         + r"\end{itemize}"
@@ -195,7 +194,7 @@ def render_latex_report(g: Gathered) -> str:
     sections, summary, stems, speed = g.sections, g.summary, g.stems, g.speed
     provenance, keys, reports = g.provenance, g.keys, g.reports
     parts = [_preamble(), rf"\title{{{tex_text(TITLE)}}}",
-             rf"\date{{{tex_text(datetime.date.today().isoformat())}, git {tex_text(short_sha(git_sha()))}}}",
+             rf"\date{{{tex_text(g.dated)}}}",
              r"\author{}", r"\begin{document}", r"\maketitle", tex_text(INTRO), "",
              tex_text(f"Configured scale: {g.scale}."), ""]
     if summary and summary["known"]:

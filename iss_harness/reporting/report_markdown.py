@@ -1,14 +1,12 @@
 """The one-page report in Markdown (``reports/<scale>/report.md``), from what ``iss_harness.reporting.report.gather`` read."""
 from __future__ import annotations
 
-import datetime
 import re
 from pathlib import Path
 
 from tabulate import tabulate
 
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
-from iss_harness.provenance import git_sha
 from iss_harness.render import MISSING
 from iss_harness.reporting.report import (
     INTRO,
@@ -20,7 +18,6 @@ from iss_harness.reporting.report import (
     known_failure_ids,
     known_failures_text,
     scales_text,
-    short_sha,
     version_key,
 )
 
@@ -99,8 +96,7 @@ def render_markdown_report(g: Gathered) -> str:
     sections, summary, stems, speed = g.sections, g.summary, g.stems, g.speed
     provenance, keys, reports = g.provenance, g.keys, g.reports
     parts = [f"# {TITLE}", "", INTRO, "",
-             f"Configured scale: **{g.scale}**. Report made at git {short_sha(git_sha())} on "
-             f"{datetime.date.today().isoformat()}.", "",
+             f"Configured scale: **{g.scale}**. Report {g.made}.", "",
              "| Table | Paper's caption | Scale of the results | Built |", "|---|---|---|---|"]
     if summary and summary["known"]:  # the answer to the paper's question comes before the tables
         parts[-2:-2] = [f"**Where this run contradicts the paper.** {known_failures_text(summary)}", ""]
@@ -134,12 +130,16 @@ def render_markdown_report(g: Gathered) -> str:
 def _provenance_markdown(lines: list[ProvenanceLine], keys: dict[str, str]) -> str:
     if not lines:
         return "No results files yet.\n"
-    columns = ["File", "Scale", "Device", "Threads", "Git", "Config", "Seed", "Created", "Libraries", "Note"]
-    rows = [dict(File=f"`{l.file}`", Scale=l.scale, Device=l.device, Threads=l.threads, Git=l.git,
-                 Config=l.config_hash, Seed=l.seed, Created=l.created, Libraries=version_key(l, keys), Note=l.note)
+    columns = ["File", "Scale", "Device", "Threads", "Git", "Code", "Config", "Seed", "Created", "Wall time",
+               "Libraries", "Note"]
+    rows = [dict(File=f"`{l.file}`", Scale=l.scale, Device=l.device, Threads=l.threads, Git=l.git, Code=l.code,
+                 Config=l.config_hash, Seed=l.seed, Created=l.created, **{"Wall time": l.wall},
+                 Libraries=version_key(l, keys), Note=l.note)
             for l in lines]
     legend = [f"- {key}: {text}" for key, text in keys.items()]
     return "\n".join([
         "Files under results/ (made by training, evaluation and timing jobs; the device and threads are the "
-        "training job's for metrics files). Git: the code that made the file (-dirty: with uncommitted changes).",
+        "training job's for metrics files). Git: the commit that made the file (-dirty: with uncommitted changes); "
+        "Code: the digest of the code that can change its numbers (the same at any commit that left that code "
+        "alone); Wall time: the job's (training, for metrics files).",
         "", _md_table(rows, columns), "", "Library versions:", "", *legend, ""])

@@ -8,7 +8,6 @@ the paper's sizes" (the published geometry with random weights). ``write_table_f
 """
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -17,7 +16,7 @@ import pandas as pd
 
 from iss_harness.tasks.paths import table_dir
 from iss_harness.io import read_json, write_text_atomic
-from iss_harness.provenance import git_sha, provenance_issues
+from iss_harness.provenance import git_sha, provenance_issues, report_made
 from iss_harness.render import render_latex, render_markdown
 
 
@@ -54,7 +53,7 @@ def paper_size_timing(config: dict, results: Path, table: str, needs: str) -> di
 def run_issues(config: dict, runs: Iterable[tuple[str, Path, dict | None, int | None]]) -> list[str]:
     """Why any training run (label, folder, expected settings, seed) may not belong to this report:
     made at another scale, seed, settings or commit (``iss_harness.provenance.provenance_issues``)."""
-    current = git_sha()
+    current = None if config.get("recorded") else git_sha()
     return [issue for label, folder, settings, seed in runs
             for issue in provenance_issues(label, read_json(Path(folder) / "metrics.json"), config, settings,
                                            seed, current)]
@@ -86,11 +85,11 @@ def scale_line(config: dict, details: str, trained: dict, timed: dict, latency_d
             f"{latency_detail}.")
 
 
-def made_at(trained: dict, seeds: list[int] | None = None) -> str:
+def made_at(config: dict, trained: dict, seeds: list[int] | None = None) -> str:
     """The banner line naming the commit, configuration (and seeds) of training and of this report."""
     seeds_text = f", seeds {', '.join(map(str, seeds))}" if seeds else ""
     return (f"Trained at git {trained['git_sha']}, config {trained['config_hash']}{seeds_text}, torch "
-            f"{trained['versions']['torch']}; report made at git {git_sha()} on {datetime.date.today().isoformat()}.")
+            f"{trained['versions']['torch']}; report {report_made(config)}.")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ class ExperimentError(RuntimeError):
     """A trained row cannot be evaluated as asked (the message says what to change)."""
 
 
+class TrainingDiverged(ExperimentError):
+    """The loss became NaN or infinite (the message names the epoch and step)."""
+
+
 class UnknownRun(ExperimentError):
     """A row or seed that a table does not have at this scale: the one error every table raises."""
 

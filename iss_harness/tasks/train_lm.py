@@ -33,10 +33,7 @@ from iss.groups import zero_small_weights_
 from iss_harness.tasks.training import TrainingSettings
 from iss_harness.io import load_torch, save_torch_atomic
 from iss_harness.data.ptb import batchify, num_windows, windows
-
-
-class TrainingDiverged(RuntimeError):
-    pass
+from iss_harness.tasks.paths import TrainingDiverged  # noqa: F401  (raised here; defined torch-free for the CLI)
 
 
 @dataclass

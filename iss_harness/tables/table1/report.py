@@ -145,7 +145,7 @@ def banner(config: dict, results: Path) -> list[str]:
         scale_line(config, f"{ptb_text(settings)}, hidden {settings[TABLE]['hidden_size']}, "
                            f"{settings[TABLE]['epochs']} epochs", trained, timed,
                    f", threads tried {threads}, fastest path per model"),
-        made_at(trained, all_seeds),
+        made_at(config, trained, all_seeds),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml). "
         "Perplexity is exactly comparable only at the paper scale.",
     ] + provenance_lines(issues)

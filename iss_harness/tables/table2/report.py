@@ -120,7 +120,7 @@ def banner(config: dict, results: Path) -> list[str]:
         scale_line(config, f"{ptb_text(settings)}; RHN width {table['width']}, depth {table['depth']}, "
                            f"{table['epochs']} epochs, best-validation weights; seeds {', '.join(map(str, seeds))}",
                    trained, timed),
-        made_at(trained),
+        made_at(config, trained),
         "Each cell: reproduced value, the paper's value in parentheses (from config/paper_tables.yaml); ISS rows "
         "are paired with the paper's by rank of λ. Perplexity and width are exactly comparable only at the paper "
         "scale.",

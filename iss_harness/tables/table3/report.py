@@ -14,13 +14,12 @@ weight # on the paper_sizes lines only.
 """
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from iss_harness.paper.tables import load_paper_tables, paired_paper_rows
-from iss_harness.provenance import git_sha
+from iss_harness.provenance import report_made
 from iss_harness.io import read_json
 from iss_harness.tables.table3.rows import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
 from iss_harness.tasks.paths import scale_root
@@ -195,8 +194,7 @@ def banner(config: dict, results: Path) -> list[str]:
         f"{', '.join(variants)} (every number of this run).",
         f"Trained on {trained['device']} with {trained['threads']} threads at git {trained['git_sha']}, config "
         f"{trained['config_hash']}, torch {trained['versions']['torch']}; latency on "
-        f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}); report made at git {git_sha()} "
-        f"on {datetime.date.today().isoformat()}.",
+        f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}); report {report_made(config)}.",
         "Each cell: reproduced value, the paper's value in parentheses (config/paper_tables.yaml); ISS rows are paired "
         "with the paper's by rank of λ (the paper does not print its λs). EM/F1 and sizes are comparable with the "
         "paper's only at the paper scale.",

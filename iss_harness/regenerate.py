@@ -1,0 +1,75 @@
+"""A scale's reports made again from its recorded runs (``iss regenerate``): no training, no models,
+no torch; what a reader runs on a fresh clone, and what CI runs to prove that every number in a
+committed report comes from a recorded file.
+
+The recorded files (``recorded/<scale>/``, iss_harness.recording) are copied to a scratch results
+folder (``results/.regenerate/``, a fixed name so that the paths the comparison prints are the same
+every time); each table with recorded runs writes its report and figures from there into
+``reports/<scale>/``, then the comparison with the paper and the one-page report follow. The tidy
+tables and the comparison (``<table>.csv``, ``comparison.csv``) are kept beside the reports.
+
+The text depends only on the recorded files and the configuration: where a run's report names the
+commit and date it was made, a regenerated one names the recorded runs' manifest and the date they
+were last recorded (config ``recorded``, read by iss_harness.provenance.report_made), so it reads
+the same at every commit.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iss_harness.io import read_json, write_text_atomic
+from iss_harness.recording import MANIFEST, RECORDED, RecordRefused
+from iss_harness.tables.registry import Request, load_tables, paper_files
+
+SCRATCH = Path("results") / ".regenerate"
+
+
+@dataclass
+class Regenerated:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "table: why"
+    comparison_status: int = 0
+
+
+def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = None) -> Regenerated:
+    """Rewrite ``reports/<scale>/`` from ``recorded/<scale>/``. A table whose recorded runs are
+    incomplete (its report step needs a file that was not recorded) is skipped and named."""
+    from iss_harness.paper import compare
+    from iss_harness.reporting import report
+    scale = config["scale"]
+    source = Path(recorded) / scale
+    manifest_path = source / MANIFEST
+    if not manifest_path.is_file():
+        raise RecordRefused(f"{manifest_path} does not exist: no run of scale {scale!r} is recorded "
+                            f"(iss record --table T after a finished run)")
+    manifest = read_json(manifest_path)
+    reports = Path(reports) if reports is not None else Path("reports") / scale
+    stamped = {**config, "recorded": dict(manifest=manifest_path.as_posix(), date=str(manifest["updated"])[:10])}
+    done = Regenerated()
+    results = SCRATCH
+    shutil.rmtree(results, ignore_errors=True)
+    shutil.copytree(source, results / scale)
+    try:
+        for table in load_tables(config).values():
+            if not (results / scale / table.results_folder).is_dir():
+                continue
+            request = Request(results=results, reports=reports)
+            for step in ("report", "figures"):
+                if step not in table.steps:
+                    continue
+                try:
+                    made = table.steps[step](stamped, request)
+                except (FileNotFoundError, KeyError) as missing:
+                    done.skipped.append(f"{table.name} {step}: {missing} (record the missing pieces)")
+                    break
+                done.written += [path for path in (made if isinstance(made, list) else [made]) if isinstance(path, Path)]
+        done.comparison_status = compare.run(results / scale, reports, scale, extra_paper=paper_files())
+        done.written += report.build(stamped, results, reports)
+        for table_csv in sorted((results / scale).glob("*.csv")):  # the tidy tables and the comparison
+            write_text_atomic(reports / table_csv.name, table_csv.read_text(encoding="utf-8"))
+            done.written.append(reports / table_csv.name)
+    finally:
+        shutil.rmtree(results, ignore_errors=True)
+    return done
