@@ -30,8 +30,14 @@ NOT_DETERMINING = ("iss_harness.cli", "iss_harness.command", "iss_harness.proven
                    "iss_harness.reporting", "iss_harness.paper.compare", "iss_harness.paper.claims")
 
 
+# Folders of outputs that may be committed (the reports and recorded runs of recorded scales): a run
+# that rewrites them has not changed the code, so they do not make a tree "dirty".
+OUTPUT_FOLDERS = ("reports", "recorded")
+
+
 def git_sha() -> str:
-    """HEAD's SHA with "-dirty" when tracked files differ; "unknown" outside a git checkout."""
+    """HEAD's SHA with "-dirty" when tracked files other than outputs (OUTPUT_FOLDERS) differ;
+    "unknown" outside a git checkout."""
     def run(*args):
         # the project folder the job runs in (the working directory), not where iss is installed
         return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
@@ -39,7 +45,8 @@ def git_sha() -> str:
         head = run("rev-parse", "HEAD")
         if head.returncode != 0:
             return "unknown"
-        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".",
+                    *(f":(exclude){folder}" for folder in OUTPUT_FOLDERS)).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -66,3 +66,28 @@ def test_the_code_digest_follows_the_determining_modules_only(tmp_path):
     assert code_digest({**training, **reports}) == code_digest(training)  # reports and other packages do not count
     changed = {"iss_harness.tasks.train_lm": module("train_lm2", "LR = 2\n")}
     assert code_digest(changed) != code_digest(training)
+
+
+def test_rewritten_reports_and_recorded_runs_do_not_make_the_tree_dirty(tmp_path, monkeypatch):
+    """The reports and recorded runs of recorded scales are committed, and a run rewrites its
+    scale's reports: that is output, not a code change, so later jobs are not marked -dirty."""
+    import subprocess
+
+    from iss_harness.provenance import git_sha
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    for name in ("code.py", "reports/mid/report.md", "recorded/mid/MANIFEST.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "x")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports" / "mid" / "report.md").write_text("b\n")
+    (tmp_path / "recorded" / "mid" / "MANIFEST.json").write_text("b\n")
+    assert not git_sha().endswith("-dirty") and len(git_sha()) == 40
+    (tmp_path / "code.py").write_text("b\n")
+    assert git_sha().endswith("-dirty")
