@@ -53,8 +53,9 @@ def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = N
     shutil.copytree(source, results / scale)
     try:
         for table in load_tables(config).values():
-            if not (results / scale / table.results_folder).is_dir():
-                continue
+            folder = results / scale / table.results_folder
+            if not any((folder / row).is_dir() for row in table.rows(config)):
+                continue  # none of its runs is recorded (Table 1's sweep shares Table 1's folder)
             request = Request(results=results, reports=reports)
             for step in ("report", "figures"):
                 if step not in table.steps:
