@@ -33,7 +33,7 @@ from pathlib import Path
 
 from iss_harness.config import json_digest
 from iss_harness.io import UnreadableFile, read_json, write_json_atomic, write_text_atomic
-from iss_harness.tasks.paths import ExperimentError, run_dir, table_dir
+from iss_harness.tasks.paths import ExperimentError, run_dir, scale_root, table_dir
 
 RECORDED = Path("recorded")
 MANIFEST = "MANIFEST.json"
@@ -72,7 +72,7 @@ def run_folders(results: Path, config: dict, table, row: str | None, seed: int |
 def piece_files(results: Path, config: dict, table, row: str | None, seed: int | None) -> list[Path]:
     """Every data file of the piece: its runs' files and, for a whole table, the table's own files
     (timing, the sweep's table)."""
-    scale = Path(results) / config["scale"]
+    scale = scale_root(results, config)
     folders = run_folders(results, config, table, row, seed)
     if not folders:
         raise RecordRefused(f"nothing to record: no metrics.json under {table_dir(results, config, table.results_folder)}"
@@ -87,9 +87,7 @@ def piece_files(results: Path, config: dict, table, row: str | None, seed: int |
 
 
 def made_by(path: Path) -> dict | None:
-    """The provenance of a results file: of the training run for a metrics file, else its own."""
-    if path.suffix != ".json":
-        return None
+    """The provenance of a JSON results file: of the training run for a metrics file, else its own."""
     try:
         data = read_json(path)
     except UnreadableFile:
@@ -116,7 +114,7 @@ def record(config: dict, table, row: str | None = None, seed: int | None = None,
     table) from ``results/<scale>/`` into ``into/<scale>/`` and list it in the manifest. A run is
     checked against the settings the config gives its row now (``table.job_settings``)."""
     expected_settings = (lambda name: table.job_settings(config, name)) if table.jobs else None
-    scale_results, scale_recorded = Path(results) / config["scale"], Path(into) / config["scale"]
+    scale_results, scale_recorded = scale_root(results, config), scale_root(into, config)
     manifest_path = scale_recorded / MANIFEST
     manifest = read_json(manifest_path) if manifest_path.is_file() else {"files": {}}
     files = piece_files(results, config, table, row, seed)
@@ -131,7 +129,7 @@ def record(config: dict, table, row: str | None = None, seed: int | None = None,
             done.notes += _code_notes(path, made, scale_results, table, manifest)
     for path in files:
         relative = path.relative_to(scale_results).as_posix()
-        source = checked.get(path) or checked.get(path.parent) or _run_of(path, checked)
+        source = checked.get(path) or _run_of(path, checked)
         if source is None:
             raise RecordRefused(f"{path}: no metrics.json beside it says which run made it")
         digest = sha256(path)
@@ -172,16 +170,16 @@ def _check_settings(path: Path, made: dict, scale_results: Path, manifest: dict,
     if digest is None:
         raise RecordRefused(f"{path}: its provenance has no settings digest (made by an older harness); "
                             f"rerun the row to record it")
-    row_name = _row_of(path, scale_results)
+    here = path.relative_to(scale_results)  # <table folder>/<row>/[seed<N>/]metrics.json
+    row_name = here.parts[1]
     if expected_settings is not None:
         wanted = json_digest({"settings": expected_settings(row_name)})
         if wanted != digest:
             raise RecordRefused(f"{path}: trained with other settings than the configuration now gives row "
                                 f"{row_name!r}; rerun it (iss train --restart) or record with the config it was made with")
-    here = path.relative_to(scale_results).as_posix()
     for relative, entry in manifest["files"].items():
-        if relative != here and relative.endswith("/metrics.json") and _row_of(scale_results / relative, scale_results) == row_name \
-                and Path(relative).parts[0] == path.relative_to(scale_results).parts[0] \
+        parts = Path(relative).parts
+        if relative != here.as_posix() and parts[-1] == "metrics.json" and parts[:2] == here.parts[:2] \
                 and entry.get("settings_digest") not in (None, digest):
             raise RecordRefused(f"{path}: its settings differ from the recorded {relative}; a row's seeds are one "
                                 f"experiment (rerun it, or record the other again with --replace)")
@@ -196,8 +194,3 @@ def _code_notes(path: Path, made: dict, scale_results: Path, table, manifest: di
                 f"{', '.join(sorted(recorded))} (the report lists each file's code)"]
     return []
 
-
-def _row_of(path: Path, scale_results: Path) -> str:
-    """results/<scale>/<table>/<row>/[seed<N>/]metrics.json -> row."""
-    parts = path.relative_to(scale_results).parts
-    return parts[1]
