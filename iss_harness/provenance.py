@@ -23,11 +23,15 @@ if TYPE_CHECKING:  # the training side passes a device; readers of results files
 LIBRARIES = ("torch", "numpy", "pandas", "snakemake", "matplotlib", "tabulate")
 # A job is one `iss` process, which imports this module as it starts (iss_harness.cli).
 _JOB_STARTED = time.monotonic()
-# Loaded project modules that cannot change a number: the command line, the registry, this module,
-# the reports and the paper comparison. Every other loaded module of `iss` and `iss_harness` is
-# part of the code that made a result (code_digest).
+# Loaded project modules that cannot change a number: the command line, the registry and the
+# tables' step wiring, this module, the reports and the paper comparison. The packages of the tables
+# (iss_harness.tables and each iss_harness.tables.<table>) only register a table, and every `iss`
+# process loads all of them, so they do not count either (adding a table leaves the others' digests
+# alone). Every other loaded module of `iss` and `iss_harness` is part of the code that made a
+# result (code_digest).
 NOT_DETERMINING = ("iss_harness.cli", "iss_harness.command", "iss_harness.provenance", "iss_harness.tables.registry",
-                   "iss_harness.reporting", "iss_harness.paper.compare", "iss_harness.paper.claims")
+                   "iss_harness.tables.lm_table", "iss_harness.reporting", "iss_harness.paper.compare",
+                   "iss_harness.paper.claims")
 
 
 # Folders of outputs that may be committed (the reports and recorded runs of recorded scales): a run
@@ -88,12 +92,19 @@ def code_digest(modules: dict | None = None) -> str:
     modules = sys.modules if modules is None else modules
     digest = hashlib.sha256()
     for name in sorted(modules):
-        if name.split(".")[0] not in ("iss", "iss_harness") or name.startswith(NOT_DETERMINING):
+        if (name.split(".")[0] not in ("iss", "iss_harness") or name.startswith(NOT_DETERMINING)
+                or _registers_a_table(name, modules[name])):
             continue
         source = getattr(modules[name], "__file__", None)
         if source and source.endswith(".py"):
             digest.update(name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _registers_a_table(name: str, module) -> bool:
+    """iss_harness.tables or a table's package (iss_harness.tables.<table>): its __init__ registers."""
+    parts = name.split(".")
+    return parts[:2] == ["iss_harness", "tables"] and len(parts) <= 3 and hasattr(module, "__path__")
 
 
 def provenance(config: dict, device: torch.device, seed: int | None = None, determined_by: str | None = None) -> dict:

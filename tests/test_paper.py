@@ -274,3 +274,14 @@ def test_identities_are_shown_never_counted_as_passes(paper):
     identities = {cell.key for table in ("table1", "table2", "table3") for row in paper.rows(table)
                   for cell in paper.row(table, row).cells.values() if cell.rule == "identity"}
     assert all("/baseline/" in key or "/direct/" in key for key in identities), identities
+
+
+def test_a_table_of_our_own_lists_the_metrics_its_claims_read(tmp_path):
+    from iss_harness.paper.results import known_metrics
+    data = {"tables": {"own": {"title": "An experiment of this harness", "footnotes": [], "columns": {},
+                               "metrics": ["gap", "gap_sd"], "rows": {"widest": {"label": "widest", "cells": {}}}}}}
+    paper = load_paper_tables(_write(tmp_path, data))
+    assert known_metrics(paper, "own") == ("gap", "gap_sd")
+    del data["tables"]["own"]["metrics"]
+    with pytest.raises(PaperTablesError, match=r"tables\.own: no columns and no metrics"):
+        load_paper_tables(_write(tmp_path, data))

@@ -66,6 +66,14 @@ def test_the_code_digest_follows_the_determining_modules_only(tmp_path):
     assert code_digest({**training, **reports}) == code_digest(training)  # reports and other packages do not count
     changed = {"iss_harness.tasks.train_lm": module("train_lm2", "LR = 2\n")}
     assert code_digest(changed) != code_digest(training)
+    # A table's package only registers it: adding or editing one leaves every table's digest alone,
+    # while the table's step modules count.
+    package = module("table9_init", "TABLE = 'registered'\n")
+    package.__path__ = [str(tmp_path)]
+    registered = {"iss_harness.tables.table9": package, "iss_harness.tables.lm_table": module("lm_table", "x = 1\n")}
+    assert code_digest({**training, **registered}) == code_digest(training)
+    steps = {"iss_harness.tables.table9.experiment": module("table9_experiment", "EPOCHS = 3\n")}
+    assert code_digest({**training, **steps}) != code_digest(training)
 
 
 def test_rewritten_reports_and_recorded_runs_do_not_make_the_tree_dirty(tmp_path, monkeypatch):

@@ -34,8 +34,9 @@ EXTRA_METRICS = {
 
 
 def known_metrics(paper: PaperTables, table: str) -> tuple[str, ...]:
-    """Metric names a results file of ``table`` may carry: paper columns and known extras."""
-    return tuple(paper.columns(table)) + tuple(EXTRA_METRICS.get(table, ()))
+    """Metric names a results file of ``table`` may carry: paper columns, known extras and the
+    metrics its cells file lists."""
+    return tuple(paper.columns(table)) + tuple(EXTRA_METRICS.get(table, ())) + paper.table(table).metrics
 
 
 def is_geometry(cell: PaperCell) -> bool:

@@ -152,6 +152,7 @@ class PaperTable:
     columns: dict[str, str]  # column key -> header as printed, in the paper's order
     rows: dict[str, PaperRow]  # in the paper's order
     note: str = ""
+    metrics: tuple[str, ...] = ()  # result metrics claims may name besides the columns
 
 
 @dataclass(frozen=True)
@@ -226,10 +227,13 @@ class _Builder:
 
     def table(self, name: str, body: Mapping) -> PaperTable:
         columns = {str(key): header for key, header in body["columns"].items()}
+        if not columns and not body.get("metrics"):
+            raise self.fail(f"tables.{name}", "no columns and no metrics: a table with no printed cells must "
+                                              "list the metrics its claims read (metrics: [...])")
         return PaperTable(
             name=name, title=body["title"], footnotes=tuple(body["footnotes"]), columns=columns,
             rows={str(row): self.row(name, str(row), row_body, columns) for row, row_body in body["rows"].items()},
-            note=body.get("note", ""),
+            note=body.get("note", ""), metrics=tuple(body.get("metrics", ())),
         )
 
     def row(self, table: str, name: str, body: Mapping, columns: dict[str, str]) -> PaperRow:
