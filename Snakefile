@@ -8,8 +8,7 @@ import os
 from snakemake.utils import min_version
 
 from iss_harness.config import validate
-from iss_harness.paper.tables import load_paper_tables
-from iss_harness.tables import load_tables, paper_files
+from iss_harness.tables import compared_tables, load_tables, paper_files
 from iss_harness.tasks.paths import run_dir, scale_root, table_dir
 
 min_version("9.0")
@@ -57,9 +56,11 @@ include: "workflow/rules/data.smk"
 # One rule file per registered table (iss_harness.tables): the paper's Tables 1-3, Table 1's
 # trade-off sweep, and any the config's `extra_tables` adds.
 TABLES = load_tables(config)
-# The tables with paper cells (config/paper_tables.yaml and each extra table's own file) are compared.
+# The tables with cells (config/paper_tables.yaml and each table's own file) are compared: those of
+# the default run always, an experiment outside it (the width experiment) once its results exist.
 PAPER_CELLS = [PAPER_TABLES, *paper_files()]
-COMPARED_TABLES = list(load_paper_tables(extra=paper_files()).tables)
+COMPARED_TABLES = compared_tables()
+COMPARED_IF_RUN = compared_tables(default_run=False)
 for rule_file in [table.rules for table in TABLES.values() if table.rules]:
 
     include: rule_file

@@ -24,7 +24,7 @@ def test_a_step_a_table_does_not_have_is_refused_naming_the_table_and_its_steps(
 
 def test_an_unknown_table_is_refused_naming_the_tables(capsys):
     err = one_line_error(capsys, ["report", "--table", "table9"])
-    assert "there is no table 'table9'" in err and "table1, table1_pareto, table2, table3" in err
+    assert "there is no table 'table9'" in err and "table1, table1_pareto, table1_width, table2, table3" in err
 
 
 def test_the_sweep_is_a_table_whose_rows_are_table1_runs(capsys):
@@ -53,7 +53,7 @@ def test_an_unknown_row_or_seed_is_one_error_for_every_table(capsys, argv, expec
 
 def test_every_registered_step_resolves_to_a_function():
     config = load_config()
-    assert list(registry.load_tables(config)) == ["table1", "table1_pareto", "table2", "table3"]
+    assert list(registry.load_tables(config)) == ["table1", "table1_pareto", "table1_width", "table2", "table3"]
     for table in registry.TABLES.values():
         calls = [table.step(name) for name in table.steps] + [table.step("time", s) for s in table.timings]
         for call in calls:  # the function each step names exists

@@ -482,7 +482,7 @@ def test_run_writes_reports_and_exit_code(tmp_path, capsys):
     write_results(results, "table1", table1_lines("smoke", SMOKE_PPL, SMOKE_SIZES))
     assert compare.run(results, reports) == 0
     text = (reports / "comparison.md").read_text(encoding="utf-8")
-    assert "**Summary.** Claims: 2 pass, 0 fail, 0 known fail, 1 shown, 0 n/a, 3 missing, 0 error." in text
+    assert "**Summary.** Claims: 2 pass, 0 fail, 0 known fail, 1 shown, 0 n/a, 4 missing, 0 error." in text
     assert "| iss_keeps_perplexity" in text and "## Cells" in text
     assert "| table1  | smoke   | paper_sizes | iss_a" in text
     assert "0.571M" not in text  # this_run weights are not in this synthetic file

@@ -38,8 +38,9 @@ def smoke_run(tmp_path_factory):
     # The jobs run in the scratch folder: a relative mirror path must be resolved from here.
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                ISS_DATA_MIRROR=str(Path(os.environ["ISS_DATA_MIRROR"]).resolve()))
-    # The default target (the tables), then the trade-off sweep on top of it (its own target).
-    for targets in ([], ["table1_pareto"]):
+    # The default target (the tables), then the trade-off sweep and the width experiment on top of it
+    # (their own targets), then the default target again: the comparison now reads the width results.
+    for targets in ([], ["table1_pareto"], ["table1_width"], []):
         started = time.monotonic()
         # targets before --quiet, which takes several values
         done = subprocess.run(["snakemake", *targets, "--cores", "2", "--quiet", "rules"], cwd=work, env=env,
@@ -106,6 +107,32 @@ def test_pareto_figure_is_drawn_from_the_results_files(smoke_run):
     assert frame.speedup.notna().sum() >= len(sweep)
     for ext in ("png", "pdf"):
         assert (smoke_run / "reports" / "smoke" / "figures" / f"table1_pareto.{ext}").stat().st_size > 1000
+
+
+def test_width_experiment_figure_and_claim_come_from_its_runs(smoke_run):
+    from iss_harness.tables.table1_width.rows import all_rows, chosen_keep, runs
+    config = load_config([REPO / "config" / "config.yaml"])
+    results = smoke_run / "results"
+    frame = pd.read_csv(results / "smoke" / "table1_width.csv", keep_default_na=False)
+    widths = [entry["hidden"] for entry in SMOKE["table1_width"]["widths"]]
+    for row, seed in runs(config):
+        metrics = json.loads((results / "smoke" / "table1_width" / row / f"seed{seed}" / "metrics.json").read_text())
+        spec = all_rows(config)[row]
+        assert metrics["trained_sizes"][0] <= spec["width"] and metrics["perplexity_train"] > 1
+        if spec["keep_prob"] == "chosen":  # trained with the grid's best keep ratio, as recorded
+            assert metrics["keep_prob"] == chosen_keep(config, results, row)
+        if spec["kind"] == "direct" and not spec.get("grid"):  # at the sizes ISS learned with the same seed
+            iss = json.loads((results / "smoke" / "table1_width" / f"w{spec['width']}_iss" / f"seed{seed}" /
+                              "metrics.json").read_text())
+            assert metrics["trained_sizes"] == iss["iss_sizes"]
+    gaps = frame[(frame.row == "widest") & (frame.metric == "direct_minus_iss")]
+    assert len(gaps) == len(SMOKE["table1_width"]["seeds"])
+    assert set(frame.row) >= {f"w{w}_{kind}" for w in widths for kind in ("baseline", "iss", "direct")}
+    for ext in ("png", "pdf"):
+        assert (smoke_run / "reports" / "smoke" / "figures" / f"table1_width.{ext}").stat().st_size > 1000
+    comparison = pd.read_csv(results / "smoke" / "comparison.csv", keep_default_na=False).set_index("id")
+    assert comparison.loc["iss_beats_direct_when_wide", "status"] == "shown"  # checked at smoke, not gated
+    assert "## Table 1 across widths" in (smoke_run / "reports" / "smoke" / "report.md").read_text()
 
 
 def test_geometry_at_paper_sizes_matches_the_paper(smoke_run):

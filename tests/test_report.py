@@ -213,7 +213,7 @@ def test_empty_tree_builds_a_report_that_says_what_is_missing(tmp_path, config):
     md = (tmp_path / "reports" / "report.md").read_text(encoding="utf-8")
     assert "Not run yet: `snakemake reports/smoke/comparison.md`" in md
     assert "No figures yet" in md and "No results files yet." in md
-    assert md.count("Not built yet") == 3
+    assert md.count("Not built yet") == 4  # the paper's three tables and the width experiment
     assert (tmp_path / "reports" / "report.tex").read_text().rstrip().endswith(r"\end{document}")
 
 

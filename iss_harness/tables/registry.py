@@ -27,9 +27,9 @@ from typing import Callable
 from iss_harness.config import ConfigError, key_path, schema_errors
 from iss_harness.tasks.paths import ExperimentError, UnknownRun, unknown_row
 
-# The paper's tables and its trade-off sweep, in report order.
-BUILT_IN = ("iss_harness.tables.table1", "iss_harness.tables.table1_pareto", "iss_harness.tables.table2",
-            "iss_harness.tables.table3")
+# The paper's tables, Table 1's trade-off sweep and width experiment, in report order.
+BUILT_IN = ("iss_harness.tables.table1", "iss_harness.tables.table1_pareto", "iss_harness.tables.table1_width",
+            "iss_harness.tables.table2", "iss_harness.tables.table3")
 # The paper's published cells; a table beside the paper's names its own file (Table.paper).
 PAPER_CELLS = "config/paper_tables.yaml"
 
@@ -82,6 +82,9 @@ class Table:
     schema: str | None = None  # JSON schema (YAML) of scales.<scale>.<name>; the paper's are in config.schema.yaml
     paper: str | None = None   # its paper cells (format of config/paper_tables.yaml); the paper's are there
     folder: str = ""           # its folder under results/<scale>/ when not its name (the sweep's runs are table1's)
+    # False for an experiment outside `snakemake all` (its own target): the comparison reads its
+    # results when they exist instead of requiring them
+    default_run: bool = True
     # the module whose row_settings(config, row) gives the settings that decide a row's result (its
     # rule file's params, digested into each run's provenance); recording checks runs against it
     jobs: str = ""
@@ -132,6 +135,16 @@ class Table:
 
 
 TABLES: dict[str, Table] = {}
+
+
+def table_settings(config: dict, name: str) -> dict:
+    """The settings block of table ``name`` at the config's scale, or a ConfigError naming the key."""
+    from iss_harness.config import scale_settings
+    settings = scale_settings(config)
+    if name not in settings:
+        raise ConfigError(f"scale {config['scale']!r} has no `{name}` block in the configuration "
+                          f"(scales.{config['scale']}.{name})")
+    return settings[name]
 
 
 def register(table: Table) -> Table:
@@ -190,6 +203,14 @@ def _check_settings(config: dict, table: Table) -> None:
 def paper_files() -> list[str]:
     """The cells files of the registered tables beside the paper's (load_tables first)."""
     return [table.paper for table in TABLES.values() if table.paper]
+
+
+def compared_tables(default_run: bool = True) -> list[str]:
+    """The tables the comparison reads (those with cells: the paper's file and each table's own),
+    of the default run, or (``default_run=False``) of the experiments outside it (load_tables first)."""
+    from iss_harness.paper.tables import load_paper_tables
+    names = load_paper_tables(extra=paper_files()).tables
+    return [name for name in names if (TABLES[name].default_run if name in TABLES else True) == default_run]
 
 
 def rule_files(config: dict) -> list[str]:

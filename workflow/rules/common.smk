@@ -14,3 +14,9 @@ def report_inputs(wildcards):
         if workflow.is_rule(name):
             files.extend(str(path) for path in workflow.get_rule(name).output)
     return files
+
+
+def results_if_run(wildcards):
+    """The results files of the compared experiments outside the default run that exist (a changed
+    one reruns the comparison; a missing one is not made)."""
+    return [path for path in (f"{RESULTS}/{table}.csv" for table in COMPARED_IF_RUN) if os.path.exists(path)]

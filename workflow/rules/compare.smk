@@ -7,6 +7,7 @@ CLAIMS = "config/claims.yaml"
 rule compare:
     input:
         [f"{RESULTS}/{table}.csv" for table in COMPARED_TABLES],
+        results_if_run,
         PAPER_CELLS,
         CLAIMS,
     output:

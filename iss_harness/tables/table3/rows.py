@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iss_harness.config import ConfigError, scale_settings
+from iss_harness.tables.registry import table_settings
 from iss_harness.tasks.paths import run_dir, table_dir, unknown_row
 
 TABLE = "table3"
@@ -29,11 +29,7 @@ SQUAD_TRAIN = "train-v1.1.json"
 
 
 def settings(config: dict) -> dict:
-    scales = scale_settings(config)
-    if TABLE not in scales:
-        raise ConfigError(f"scale {config['scale']!r} has no `table3` block in the configuration "
-                          f"(scales.{config['scale']}.table3)")
-    return scales[TABLE]
+    return table_settings(config, TABLE)
 
 
 # The baseline fine-tuned exactly as the ISS rows, with lambda 0 (config `table3.control`): what the
