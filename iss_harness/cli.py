@@ -203,8 +203,12 @@ def run(args: argparse.Namespace) -> None:
                                    f"see {args.reports / 'comparison.md'}")
         return
     if args.command == "summary":
+        from iss_harness.paper.claims import ClaimsError
         from iss_harness.reporting import report, report_latex
-        paths = [] if args.pdf_only else report.build(config, args.results, args.reports)
+        try:
+            paths = [] if args.pdf_only else report.build(config, args.results, args.reports)
+        except ClaimsError as err:  # the summary states the claims: an invalid claims file stops it
+            raise ConfigError(str(err)) from None
         if args.pdf or args.pdf_only:
             try:
                 paths.append(report_latex.compile_pdf(args.reports / "report.tex"))

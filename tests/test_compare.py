@@ -194,6 +194,22 @@ def test_seeds_use_the_mean_and_report_mean_sd_n(tmp_path, paper):
     assert (record["reproduced"], record["sd"], record["n"]) == (pytest.approx(85.0), pytest.approx(1.0), 3)
 
 
+def test_a_claims_record_counts_the_seeds_its_operands_share(tmp_path, paper):
+    claims = load_claims(write_claims(tmp_path / "claims.yaml", [claim(direct_worse_than_iss_a(1.0))]), paper)
+    write_results(tmp_path, "table1", [
+        ("mid", "this_run", row, "perplexity_valid", value + seed, "", seed)
+        for seed in (1, 2, 3) for row, value in (("direct", 120.0), ("iss_a", 123.0))], seeded=True)
+    comparison = compare.compare(tmp_path, paper=paper, claims=claims)
+    record = next(r for r in compare.comparison_records(comparison) if r["kind"] == "claim")
+    assert record["n"] == 3 and "± 1.00 (n=3)" in record["reproduced_text"]
+    # operands averaged over different numbers of seeds: no one count for the claim
+    write_results(tmp_path, "table1", [("mid", "this_run", "direct", "perplexity_valid", 120.0, "", 1),
+                                       ("mid", "this_run", "iss_a", "perplexity_valid", 123.0, "", 1),
+                                       ("mid", "this_run", "iss_a", "perplexity_valid", 124.0, "", 2)], seeded=True)
+    (result,) = compare.compare(tmp_path, paper=paper, claims=claims).claims
+    assert result.seeds is None
+
+
 def test_duplicate_lines_need_a_seed_column(tmp_path):
     write_results(tmp_path, "table1", [("smoke", "this_run", "iss_a", "width", 1, ""),
                                         ("smoke", "this_run", "iss_a", "width", 2, "")])
@@ -587,6 +603,8 @@ def test_claim_shown_at_a_scale_reports_its_outcome_without_gating(tmp_path, pap
     (result,) = comparison.claims
     assert result.status == "shown"
     assert result.message.startswith("would fail (shown at smoke, not gated)") and "67" in result.message
+    assert paper_claims.shown_outcome(result.message) == "would fail"  # what the report's summary reads
+    assert paper_claims.shown_outcome("would failing") == "" and paper_claims.shown_outcome(None) == ""
     assert comparison.exit_code == 0
     with pytest.raises(Exception, match="shown_at"):
         load_claims(write_claims(tmp_path / "bad.yaml", [{**body, "shown_at": ["mid"]}]), paper)

@@ -2,13 +2,14 @@
 their evaluation on the results read. The header of ``config/claims.yaml`` describes the
 language; ``iss_harness.paper.compare`` runs the claims beside the cell checks.
 
-About 460 lines for one language: its three kinds of check with the sentences they report
+About 490 lines for one language: its three kinds of check with the sentences they report
 (about 200), the checks a schema cannot make (names against the paper file, ``$row``, per-scale
 values; about 150; the shape is ``workflow/schemas/claims.schema.yaml``), and the evaluation.
 """
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -16,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from iss_harness.config import key_path, read_yaml, schema_errors
 from iss_harness.paper.tables import PaperTables, UnknownKeyError, load_paper_tables
-from iss_harness.paper.results import SETTINGS, ResultsTable, known_metrics, plain_number
+from iss_harness.paper.results import SETTINGS, Line, ResultsTable, known_metrics, plain_number
 
 DEFAULT_CLAIMS_PATH = Path("config") / "claims.yaml"
 SCHEMA_PATH = Path("workflow") / "schemas" / "claims.schema.yaml"
@@ -373,6 +374,17 @@ def _one_line(text: str) -> str:
 # --- claims: evaluation -----------------------------------------------------------------------
 
 
+# How a shown claim's message opens ("would pass (shown at smoke, not gated): ..."), and its reader.
+_SHOWN = "would {outcome} (shown at {scale}, not gated): "
+_SHOWN_OUTCOME = re.compile(r"(would (?:pass|fail)) \(shown at ")
+
+
+def shown_outcome(message: str) -> str:
+    """"would pass" or "would fail" from a shown claim's message (the comparison's); "" otherwise."""
+    match = _SHOWN_OUTCOME.match(message or "")
+    return match[1] if match else ""
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     claim: Claim
@@ -381,13 +393,14 @@ class ClaimResult:
     observed: str  # the reproduced values the claim read
     expectation: str
     message: str
+    seeds: int | None = None  # the seeds every operand was averaged over; None when they differ or none was read
 
 
 def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTables | None = None) -> ClaimResult:
     """Evaluate one claim on the results read (see the module docstring for the statuses)."""
     def result(status: str, message: str, scale: str | None = None, observed: str = "") -> ClaimResult:
         if scale in claim.shown_at and status in ("pass", "fail"):
-            message = f"would {status} (shown at {scale}, not gated): {message}"
+            message = f"{_SHOWN.format(outcome=status, scale=scale)}{message}"
             status = "shown"
         elif scale in claim.known_failures and status == "fail":
             message = f"{claim.known_failures[scale]} This run: {message}"  # the status says "known fail"
@@ -395,7 +408,8 @@ def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: Pap
         elif scale in claim.known_failures and status == "pass":
             message = (f"{message} (passes although config/claims.yaml lists it as a known failure at {scale}: "
                        f"remove that entry)")
-        return ClaimResult(claim, scale, status, observed, claim.expectation(scale), message)
+        return ClaimResult(claim, scale, status, observed, claim.expectation(scale), message,
+                           _seeds(claim, results, scale) if observed else None)
 
     tables = [results[name] for name in claim.tables()]
     for table in tables:
@@ -445,14 +459,28 @@ def evaluate_claim(claim: Claim, results: Mapping[str, ResultsTable], paper: Pap
 
 def _observed(claim: Claim, results: Mapping[str, ResultsTable], paper: PaperTables | None, scale: str) -> str:
     shown = []
+    for operand, line in _lines_read(claim, results, scale):
+        # Say which reproduced row a paper row resolved to, when the names differ (Table 2).
+        label = operand.label if line.row == operand.row else f"{operand.label} [{line.row}]"
+        shown.append(f"{label} {line.value.show(printed_for(paper, operand))}")
+    return "; ".join(shown)
+
+
+def _seeds(claim: Claim, results: Mapping[str, ResultsTable], scale: str) -> int | None:
+    """How many seeds each operand's value is the mean of, when that is one number for all of them."""
+    counts = {line.value.n for _, line in _lines_read(claim, results, scale) if line.value.is_numeric}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _lines_read(claim: Claim, results: Mapping[str, ResultsTable], scale: str) -> list[tuple[Operand, Line]]:
+    """The results line of each operand the claim reads at ``scale``, where there is one."""
+    found = []
     for operand in claim.operands(scale):
         table = results.get(operand.table)
         line = table.find(operand.setting, operand.row, operand.metric) if table else None
         if line is not None:
-            # Say which reproduced row a paper row resolved to, when the names differ (Table 2).
-            label = operand.label if line.row == operand.row else f"{operand.label} [{line.row}]"
-            shown.append(f"{label} {line.value.show(printed_for(paper, operand))}")
-    return "; ".join(shown)
+            found.append((operand, line))
+    return found
 
 
 def printed_for(paper: PaperTables | None, operand: Operand) -> str | None:

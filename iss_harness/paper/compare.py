@@ -204,7 +204,7 @@ def comparison_records(comparison: Comparison) -> list[dict[str, Any]]:
                                 status=table.status, message=table.message))
     for result in comparison.claims:
         records.append(dict(kind="claim", id=result.claim.id, table="+".join(result.claim.tables()),
-                            scale=result.scale or "", reproduced_text=result.observed,
+                            scale=result.scale or "", n=result.seeds, reproduced_text=result.observed,
                             rule="claim", expectation=result.expectation, status=result.status,
                             message=result.message))
     for check in comparison.cells:

@@ -2,7 +2,10 @@
 
 ``build(config, results, reports)`` gathers what exists, never what it wishes existed:
 
-* an introduction (what was reproduced; each table's scale, read from ``results/<table>.csv``);
+* first, a reproducibility summary (``iss_harness.reporting.summary``): the claims tested and the
+  tables run (each table's scale, read from ``results/<table>.csv``), the methodology (training
+  budget, hardware, seeds, wall time per table), the verdict on each claim, what was easy and what
+  was difficult; then an introduction (what ISS is, what the tables are);
 * every table of the paper file (``config/paper_tables.yaml``: table1, table2, table3, ...) whose
   ``reports/<table>.md`` / ``.tex`` exists, included as written by that table's report step (a
   table not built yet is named with the command that builds it). Adding a table to the report is
@@ -13,7 +16,8 @@
   then any other), linked relatively so the page renders where it lies;
 * the measured speedup-vs-sparsity numbers (``results/<scale>/sparsity_speed.json``) when present;
 * the provenance of every results file (``results/<scale>/**/{metrics,timing_*,sparsity_speed}.json``):
-  scale, device, threads, git SHA, config hash, seed, library versions.
+  scale, device, threads, git SHA, config hash, seed, wall time, library versions; and the wall
+  time of each table's jobs together (``wall_totals``).
 
 ``gather`` reads all of it once; ``iss_harness.reporting.report_markdown`` and ``report_latex`` render it.
 ``report.tex`` is a standalone LaTeX document (article, booktabs, graphicx, longtable) with the
@@ -30,12 +34,17 @@ import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iss_harness.paper.compare import FAILING, STATUSES as COMPARISON_STATUSES
-from iss_harness.paper.tables import SCALES, load_paper_tables
+from iss_harness.paper.claims import load_claims
+from iss_harness.paper.tables import SCALES, PaperTables, load_paper_tables
 from iss_harness.render import MISSING
 from iss_harness.io import write_text_atomic
 from iss_harness.provenance import git_sha, report_made
+
+if TYPE_CHECKING:
+    from iss_harness.reporting.summary import ReproSummary
 
 TITLE = "Learning Intrinsic Sparse Structures within LSTM (Wen et al., ICLR 2018): reproduction report"
 INTRO = (
@@ -82,6 +91,42 @@ class TableSection:
     latex: str | None  # reports/<name>.tex
 
 
+@dataclass(frozen=True)
+class Job:
+    """One job (one `iss` process) as a results file's provenance records it."""
+    file: str  # relative to the results folder: <scale>/<table>/...
+    step: str  # "training" or "evaluation" in a metrics file (two jobs wrote it); "" in a file one job wrote
+    seconds: float | None  # its wall time
+    device: str
+    cpu: str
+    threads: str
+    seed: str
+
+    @property
+    def scale(self) -> str:
+        return self.file.split("/")[0]
+
+    @property
+    def table(self) -> str:
+        """The results folder it lies in (table1); a file at the scale's top level names itself."""
+        parts = self.file.split("/")
+        return parts[1] if len(parts) > 2 else Path(parts[-1]).stem
+
+    @property
+    def label(self) -> str:
+        return f"{self.file} ({self.step})" if self.step else self.file
+
+
+@dataclass(frozen=True)
+class WallTotal:
+    """The wall time of one table's jobs at one scale (those that recorded it)."""
+    scale: str
+    table: str
+    jobs: int
+    seconds: float
+    longest: Job
+
+
 @dataclass
 class ProvenanceLine:
     file: str  # relative to the results folder
@@ -96,6 +141,7 @@ class ProvenanceLine:
     note: str = ""
     code: str = MISSING  # the first 8 digits of the code digest (iss_harness.provenance.code_digest)
     wall: str = MISSING  # the job's wall time
+    jobs: tuple[Job, ...] = ()  # every job that wrote the file
 
 
 def _read(path: Path) -> str | None:
@@ -110,9 +156,8 @@ def _csv_rows(path: Path) -> list[dict] | None:
         return list(csv.DictReader(handle))
 
 
-def table_sections(scale_results: Path, reports: Path, paper_path: Path | None = None) -> list[TableSection]:
+def table_sections(scale_results: Path, reports: Path, paper: PaperTables) -> list[TableSection]:
     """One section per paper table: its scale's results/<scale>/<table>.csv and reports/<scale>/<table>.{md,tex}."""
-    paper = load_paper_tables(paper_path)
     sections = []
     for name, table in paper.tables.items():
         rows = _csv_rows(Path(scale_results) / f"{name}.csv") or []
@@ -155,12 +200,6 @@ def comparison_summary(scale_results: Path) -> dict | None:
     known = [row for row in claims if row.get("status") == "known fail"]
     return dict(counts=counts, claims=claims, notable=notable, scales=scales, failing=failing, known=known,
                 lines=len(rows))
-
-
-def known_failures_text(summary: dict) -> str:
-    """One sentence per claim that fails as config/claims.yaml records it: the reader's first news."""
-    return " ".join(f"The paper's claim {r['id']} does not hold at {r.get('scale') or MISSING}: "
-                    f"{clip(r.get('message'), 600)}" for r in summary.get("known", []))
 
 
 def known_failure_ids(summary: dict) -> str:
@@ -231,7 +270,41 @@ def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLin
                           str(made.get("seed", MISSING)), str(made.get("created", MISSING)),
                           dict(made.get("versions") or {}), "; ".join(notes),
                           code=str(made.get("code_digest") or MISSING)[:8],
-                          wall=f"{made['wall_seconds']:.0f} s" if isinstance(made.get("wall_seconds"), (int, float)) else MISSING)
+                          wall=f"{made['wall_seconds']:.0f} s" if isinstance(made.get("wall_seconds"), (int, float)) else MISSING,
+                          jobs=recorded_jobs(relative, payload))
+
+
+def recorded_jobs(relative: str, payload: dict) -> tuple[Job, ...]:
+    """The jobs a results file records: training and evaluation in a metrics file, else its one job."""
+    training, own = payload.get("training_provenance"), payload.get("provenance")
+    steps = (("training", training), ("evaluation", own)) if isinstance(training, dict) else (("", own),)
+    return tuple(_job(relative, step, made) for step, made in steps if isinstance(made, dict))
+
+
+def _job(relative: str, step: str, made: dict) -> Job:
+    seconds = made.get("wall_seconds")
+    return Job(relative, step, float(seconds) if isinstance(seconds, (int, float)) else None,
+               str(made.get("device", MISSING)), str(made.get("cpu") or MISSING), str(made.get("threads", MISSING)),
+               str(made.get("seed", MISSING)))
+
+
+def wall_totals(lines: list[ProvenanceLine]) -> list[WallTotal]:
+    """Per scale and table (results folder), in the order of the lines: the jobs that recorded a wall
+    time, their sum and the longest."""
+    by_table: dict[tuple[str, str], list[Job]] = {}
+    for job in (job for line in lines for job in line.jobs if job.seconds is not None):
+        by_table.setdefault((job.scale, job.table), []).append(job)
+    return [WallTotal(scale, table, len(jobs), sum(job.seconds for job in jobs), max(jobs, key=lambda job: job.seconds))
+            for (scale, table), jobs in by_table.items()]
+
+
+def duration_text(seconds: float) -> str:
+    """52 s; 790 s (13.2 min); 9000 s (2.5 h)."""
+    if seconds >= 2 * 3600:
+        return f"{seconds:.0f} s ({seconds / 3600:.1f} h)"
+    if seconds >= 2 * 60:
+        return f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+    return f"{seconds:.0f} s"
 
 
 def short_sha(sha) -> str:
@@ -297,17 +370,26 @@ class Gathered:
     keys: dict[str, str]
     speed: tuple[dict, list[dict]] | None
     reports: Path
+    walls: list[WallTotal]  # wall time per scale and table
+    repro: ReproSummary  # the opening: scope, methodology, results per claim, easy and difficult
     made: str = ""   # "made at git X on D", or "regenerated from the recorded runs (...)"
     dated: str = ""  # the LaTeX title's date line
 
 
-def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> Gathered:
+def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None,
+           claims_path: Path | None = None) -> Gathered:
+    from iss_harness.reporting.summary import gather_summary
     provenance = provenance_lines(results)
     scale_results = Path(results) / config["scale"]  # iss_harness.tasks.paths.scale_root
-    return Gathered(scale=config["scale"], sections=table_sections(scale_results, reports, paper_path),
-                    summary=comparison_summary(scale_results), stems=figure_stems(reports), provenance=provenance,
-                    keys=version_sets(provenance), speed=sparsity_speed_rows(results, config["scale"]),
-                    reports=Path(reports), made=report_made(config), dated=report_dated(config))
+    paper = load_paper_tables(paper_path)
+    sections = table_sections(scale_results, reports, paper)
+    summary = comparison_summary(scale_results)
+    repro = gather_summary(config, scale_results, sections, provenance, load_claims(claims_path, paper),
+                           summary["claims"] if summary else None)
+    return Gathered(scale=config["scale"], sections=sections, summary=summary, stems=figure_stems(reports),
+                    provenance=provenance, keys=version_sets(provenance),
+                    speed=sparsity_speed_rows(results, config["scale"]), reports=Path(reports),
+                    walls=wall_totals(provenance), repro=repro, made=report_made(config), dated=report_dated(config))
 
 
 def report_dated(config: dict) -> str:
@@ -318,14 +400,15 @@ def report_dated(config: dict) -> str:
     return f"{datetime.date.today().isoformat()}, git {short_sha(git_sha())}"
 
 
-def build(config: dict, results: Path, reports: Path, paper_path: Path | None = None) -> list[Path]:
+def build(config: dict, results: Path, reports: Path, paper_path: Path | None = None,
+          claims_path: Path | None = None) -> list[Path]:
     """Write reports/report.md and reports/report.tex; return their paths."""
     reports = Path(reports)
     markdown = reports / "report.md"
     latex = reports / "report.tex"
     from iss_harness.reporting.report_latex import render_latex_report
     from iss_harness.reporting.report_markdown import render_markdown_report
-    gathered = gather(config, results, reports, paper_path)
+    gathered = gather(config, results, reports, paper_path, claims_path)
     write_text_atomic(markdown, render_markdown_report(gathered))
     write_text_atomic(latex, render_latex_report(gathered))
     return [markdown, latex]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
 from iss_harness.render import MISSING, latex_escape
-from iss_harness.reporting.report import (INTRO, TITLE, Gathered, ProvenanceLine, clip, figure_caption, known_failure_ids,
-                                    known_failures_text, scales_text, version_key)
+from iss_harness.reporting import summary as repro_text
+from iss_harness.reporting.report import (INTRO, TITLE, Gathered, ProvenanceLine, WallTotal, clip, duration_text,
+                                          figure_caption, known_failure_ids, scales_text, version_key)
 
 
 # ---- LaTeX ---------------------------------------------------------------------------------------
@@ -173,6 +174,18 @@ def _provenance_latex(lines: list[ProvenanceLine], keys: dict[str, str]) -> str:
         legend if keys else "", r"\end{landscape}", ""])
 
 
+def _walls_latex(walls: list[WallTotal]) -> str:
+    if not walls:
+        return ""
+    rows = [[tex_text(w.scale), tex_text(w.table), str(w.jobs), tex_text(duration_text(w.seconds)),
+             _breakable_path(w.longest.file) + tex_text(f" ({w.longest.step})" if w.longest.step else "")
+             + tex_text(f", {duration_text(w.longest.seconds)}")] for w in walls]
+    return "\n".join([tex_text("Wall time per table: its jobs (training, evaluation, timing) that recorded one, "
+                               "together."), "",
+                      _latex_longtable(rows, ["Scale", "Table", "Jobs", "Wall time", "Longest job"],
+                                       r"llrl>{\raggedright\arraybackslash}p{0.5\linewidth}", r"\small"), ""])
+
+
 def _sparsity_latex(speed) -> str:
     if speed is None:
         return ""
@@ -190,23 +203,62 @@ def _sparsity_latex(speed) -> str:
                       r"\end{tabular}\end{issfit}", r"\end{table}", ""])
 
 
+def _breakable(text: str) -> str:
+    """Plain text -> LaTeX that may break after each slash and underscore (the summary's narrow
+    columns name results files and claims)."""
+    return tex_text(text).replace("/", r"/\allowbreak{}").replace(r"\_", r"\_\allowbreak{}")
+
+
+def _items(items: list[str]) -> str:
+    return r"\begin{itemize}" + "".join(rf"\item {item}" for item in items) + r"\end{itemize}"
+
+
+def _rows(rows: list[dict[str, str]], columns: list[str]) -> list[list[str]]:
+    return [[_breakable(row[column]) for column in columns] for row in rows]
+
+
+def _tables_latex(g: Gathered) -> list[str]:
+    parts = [r"\begin{table}[H]\centering", r"\caption{The paper's tables, and the scale each was run at here.}",
+             r"\begin{tabular}{lp{0.55\linewidth}p{0.15\linewidth}l}", r"\toprule",
+             r"Table & Paper's caption & Scale of the results & Built \\", r"\midrule"]
+    parts += [" & ".join([tex_text(s.name), tex_text(s.title), tex_text(scales_text(s)),
+                          "yes" if s.latex else "not yet"]) + r" \\" for s in g.sections]
+    return parts + [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+
+
+def _summary_latex(g: Gathered) -> list[str]:
+    """The opening: scope, methodology, results per claim, what was easy, what was difficult."""
+    repro = g.repro
+    scope = _latex_longtable(_rows([repro_text.scope_row(line) for line in repro.claims], repro_text.SCOPE_COLUMNS),
+                             repro_text.SCOPE_COLUMNS,
+                             r">{\raggedright}p{0.2\linewidth}>{\raggedright}p{0.4\linewidth}"
+                             r">{\raggedright}p{0.2\linewidth}>{\raggedright\arraybackslash}p{0.1\linewidth}",
+                             r"\footnotesize")
+    method = _latex_longtable(_rows([repro_text.method_row(run) for run in repro.tables], repro_text.METHOD_COLUMNS),
+                              repro_text.METHOD_COLUMNS,
+                              r"l>{\raggedright}p{0.14\linewidth}l>{\raggedright}p{0.16\linewidth}ll"
+                              r">{\raggedright}p{0.1\linewidth}>{\raggedright\arraybackslash}p{0.22\linewidth}",
+                              r"\scriptsize")
+    return [r"\section{Reproducibility summary}", r"\subsection{Scope}", tex_text(repro_text.SCOPE_NOTE), "", scope,
+            "", *_tables_latex(g),
+            r"\subsection{Methodology}", tex_text(f"Scale: {repro.scale}. {repro_text.METHOD_NOTE}"), "", method, "",
+            tex_text(repro_text.not_run_text(repro.tables, repro.scale)), "",
+            r"\subsection{Results per claim}",
+            _items([rf"\textbf{{{tex_text(line.id)}}} {_breakable(repro_text.claim_result_text(line))}"
+                    for line in repro.claims]),
+            r"\subsection{What was easy}", _items([_breakable(item) for item in repro_text.easy_items(repro)]),
+            r"\subsection{What was difficult}", _items([_breakable(item) for item in repro_text.difficult_items(repro)]),
+            ""]
+
+
 def render_latex_report(g: Gathered) -> str:
     sections, summary, stems, speed = g.sections, g.summary, g.stems, g.speed
     provenance, keys, reports = g.provenance, g.keys, g.reports
     parts = [_preamble(), rf"\title{{{tex_text(TITLE)}}}",
              rf"\date{{{tex_text(g.dated)}}}",
-             r"\author{}", r"\begin{document}", r"\maketitle", tex_text(INTRO), "",
-             tex_text(f"Configured scale: {g.scale}."), ""]
-    if summary and summary["known"]:
-        parts += [r"\textbf{Where this run contradicts the paper.} " + tex_text(known_failures_text(summary)), ""]
-    parts += [r"\begin{table}[H]\centering", r"\caption{The paper's tables in this report.}",
-             r"\begin{tabular}{lp{0.55\linewidth}p{0.15\linewidth}l}", r"\toprule",
-             r"Table & Paper's caption & Scale of the results & Built \\", r"\midrule"]
-    parts += [" & ".join([tex_text(s.name), tex_text(s.title), tex_text(scales_text(s)),
-                          "yes" if s.latex else "not yet"])
-              + r" \\" for s in sections]
-    parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", "",
-              r"\section{Comparison with the paper}", _comparison_latex(summary, g.scale)]
+             r"\author{}", r"\begin{document}", r"\maketitle", tex_text(f"Configured scale: {g.scale}."), "",
+             *_summary_latex(g), r"\section{Introduction}", tex_text(INTRO), "",
+             r"\section{Comparison with the paper}", _comparison_latex(summary, g.scale)]
     for s in sections:
         parts.append(rf"\section{{{tex_text(s.name)}: {tex_text(s.title)}}}")
         if s.latex is None:
@@ -228,7 +280,7 @@ def render_latex_report(g: Gathered) -> str:
         if stem == "speedup_vs_sparsity":
             parts.append(_sparsity_latex(speed))
     parts += [r"\clearpage", r"\section{Provenance of every results file}", _provenance_latex(provenance, keys),
-              r"\end{document}"]
+              _walls_latex(g.walls), r"\end{document}"]
     return "\n".join(parts) + "\n"
 
 

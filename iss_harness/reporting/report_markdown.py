@@ -8,15 +8,17 @@ from tabulate import tabulate
 
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
 from iss_harness.render import MISSING
+from iss_harness.reporting import summary as repro_text
 from iss_harness.reporting.report import (
     INTRO,
     TITLE,
     Gathered,
     ProvenanceLine,
+    WallTotal,
     clip,
+    duration_text,
     figure_caption,
     known_failure_ids,
-    known_failures_text,
     scales_text,
     version_key,
 )
@@ -92,18 +94,40 @@ def _sparsity_markdown(speed) -> str:
     return "\n".join([header, "", _md_table(rows, columns), ""])
 
 
+def _items(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def _scope_markdown(g: Gathered) -> list[str]:
+    parts = ["### Scope", "", repro_text.SCOPE_NOTE, "",
+             _md_table([repro_text.scope_row(line) for line in g.repro.claims], repro_text.SCOPE_COLUMNS), "",
+             "The paper's tables, and the scale each was run at here:", "",
+             "| Table | Paper's caption | Scale of the results | Built |", "|---|---|---|---|"]
+    for s in g.sections:
+        built = "yes" if s.markdown else f"no: `snakemake reports/{g.scale}/{s.name}.md`"
+        parts.append(f"| [{s.name}](#{s.name}) | {s.title} | {scales_text(s)} | {built} |")
+    return parts + [""]
+
+
+def _summary_markdown(g: Gathered) -> list[str]:
+    """The opening: scope, methodology, results per claim, what was easy, what was difficult."""
+    repro = g.repro
+    return ["## Reproducibility summary", "", *_scope_markdown(g),
+            "### Methodology", "", f"Scale: **{repro.scale}**. {repro_text.METHOD_NOTE}", "",
+            _md_table([repro_text.method_row(run) for run in repro.tables], repro_text.METHOD_COLUMNS), "",
+            repro_text.not_run_text(repro.tables, repro.scale), "",
+            "### Results per claim", "",
+            _items([f"**{line.id}** {repro_text.claim_result_text(line)}" for line in repro.claims]), "",
+            "### What was easy", "", _items(repro_text.easy_items(repro)), "",
+            "### What was difficult", "", _items(repro_text.difficult_items(repro)), ""]
+
+
 def render_markdown_report(g: Gathered) -> str:
     sections, summary, stems, speed = g.sections, g.summary, g.stems, g.speed
     provenance, keys, reports = g.provenance, g.keys, g.reports
-    parts = [f"# {TITLE}", "", INTRO, "",
-             f"Configured scale: **{g.scale}**. Report {g.made}.", "",
-             "| Table | Paper's caption | Scale of the results | Built |", "|---|---|---|---|"]
-    if summary and summary["known"]:  # the answer to the paper's question comes before the tables
-        parts[-2:-2] = [f"**Where this run contradicts the paper.** {known_failures_text(summary)}", ""]
-    for s in sections:
-        built = "yes" if s.markdown else f"no: `snakemake reports/{g.scale}/{s.name}.md`"
-        parts.append(f"| [{s.name}](#{s.name}) | {s.title} | {scales_text(s)} | {built} |")
-    parts += ["", "## Comparison with the paper", "", _comparison_markdown(summary, g.scale)]
+    parts = [f"# {TITLE}", "", f"Configured scale: **{g.scale}**. Report {g.made}.", "",
+             *_summary_markdown(g), "## Introduction", "", INTRO, ""]
+    parts += ["## Comparison with the paper", "", _comparison_markdown(summary, g.scale)]
     for s in sections:
         parts += [f'<a id="{s.name}"></a>', ""]
         if s.markdown is None:
@@ -123,8 +147,18 @@ def render_markdown_report(g: Gathered) -> str:
         parts += [f"### {stem}", "", f"![{stem}]({link})", "", figure_caption(stem), ""]
         if stem == "speedup_vs_sparsity" and speed is not None:
             parts += [_sparsity_markdown(speed)]
-    parts += ["## Provenance of every results file", "", _provenance_markdown(provenance, keys)]
+    parts += ["## Provenance of every results file", "", _provenance_markdown(provenance, keys),
+              _walls_markdown(g.walls)]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _walls_markdown(walls: list[WallTotal]) -> str:
+    if not walls:
+        return ""
+    rows = [dict(Scale=w.scale, Table=w.table, Jobs=str(w.jobs), **{"Wall time": duration_text(w.seconds),
+                 "Longest job": f"`{w.longest.label}`, {duration_text(w.longest.seconds)}"}) for w in walls]
+    return "\n".join(["Wall time per table: its jobs (training, evaluation, timing) that recorded one, together.", "",
+                       _md_table(rows, ["Scale", "Table", "Jobs", "Wall time", "Longest job"]), ""])
 
 
 def _provenance_markdown(lines: list[ProvenanceLine], keys: dict[str, str]) -> str:

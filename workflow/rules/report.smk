@@ -14,6 +14,7 @@ REPORT_SOURCES = [f"{table}_{step}" for table in TABLES for step in ("report", "
 rule report:
     input:
         report_inputs,
+        CLAIMS,  # the summary states each claim and the judgement of a failure
     output:
         markdown=report(f"{REPORTS}/report.md", category="Report", caption="../report/report.rst"),
         latex=f"{REPORTS}/report.tex",
