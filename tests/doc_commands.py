@@ -33,6 +33,7 @@ HOW: dict[str, tuple[str, str | None]] = {
     "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
     "ISS_DATA_MIRROR=../shared/data .venv/bin/python -m pytest -ra": ("ci", ".ci/run"),
     "snakemake --cores 8 table1_pareto": ("run", None),
+    "snakemake --cores 8 table1_width": ("run", None),
     "snakemake --report reports/snakemake_report.html": ("run", None),
     "snakemake --cores 8 --config scale=mid": ("dry", None),
     "snakemake --cores 8 --config scale=paper": ("dry", None),
