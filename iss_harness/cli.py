@@ -17,7 +17,8 @@
     iss summary  [--pdf]                      reports/<scale>/report.md and report.tex: the page to open
                                               first (tables, comparison, figures, provenance); --pdf
                                               also compiles report.pdf with pdflatex
-    iss record   --table T [--row R [--seed N]]  a finished piece's results files into recorded/<scale>/
+    iss record   --table T [--row R [--seed N]] | --measurement sparsity_speed
+                                              a finished piece's results files into recorded/<scale>/
     iss regenerate                            reports/<scale>/ again from recorded/<scale>/ (no torch)
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
                                               sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
@@ -134,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(summary)
     record = commands.add_parser("record", help="copy a finished table, row or seed's results files (data only: no "
                                                 "models or logs) into recorded/<scale>/, to be committed")
-    _table_row(record, row=False)
+    recorded_piece = record.add_mutually_exclusive_group(required=True)
+    recorded_piece.add_argument("--table", help="a registered table (iss check-config lists them)")
+    recorded_piece.add_argument("--measurement", choices=["sparsity_speed"],
+                                help="a measurement of the whole scale: sparsity_speed (results/<scale>/sparsity_speed.json)")
     record.add_argument("--row", default=None, help="only this row (default: every row evaluated)")
     record.add_argument("--seed", type=int, default=None, help="only this seed of --row (default: every seed present)")
     record.add_argument("--into", type=Path, default=Path("recorded"), help="the recorded runs' folder")
@@ -235,6 +239,14 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.command == "record":
         from iss_harness import recording
+        if args.measurement is not None:
+            if args.row is not None or args.seed is not None:
+                raise ExperimentError("--row and --seed go with --table, not --measurement")
+            done = recording.record_measurement(config, args.measurement, results=args.results, into=args.into,
+                                                replace=args.replace)
+            print(f"iss record: {len(done.copied)} file(s) recorded, {len(done.unchanged)} already recorded, "
+                  f"under {args.into / config['scale']}")
+            return
         table = registry.table(args.table)
         seed = None
         if args.row is not None:

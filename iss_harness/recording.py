@@ -39,6 +39,8 @@ RECORDED = Path("recorded")
 MANIFEST = "MANIFEST.json"
 KINDS = (".json", ".csv")              # data; never .pt (models, checkpoints, prepared data)
 LEFT_OUT = ("logs", "data")            # job logs; Table 3's prepared data (its summary is in metrics.json)
+# Measurements of a whole scale that belong to no table: name -> file under results/<scale>/.
+MEASUREMENTS = {"sparsity_speed": "sparsity_speed.json"}
 
 
 class RecordRefused(ExperimentError):
@@ -128,30 +130,60 @@ def record(config: dict, table, row: str | None = None, seed: int | None = None,
             _check_settings(path, made, scale_results, manifest, expected_settings)
             done.notes += _code_notes(path, made, scale_results, table, manifest)
     for path in files:
-        relative = path.relative_to(scale_results).as_posix()
         source = checked.get(path) or _run_of(path, checked)
         if source is None:
             raise RecordRefused(f"{path}: no metrics.json beside it says which run made it")
-        digest = sha256(path)
-        target = scale_recorded / relative
-        if target.is_file() and sha256(target) == digest:
-            done.unchanged.append(target)
-        else:
-            if target.is_file() and not replace:
-                raise RecordRefused(f"{target} is already recorded with other contents; pass --replace to "
-                                    f"record the new run instead")
-            write_text_atomic(target, path.read_text(encoding="utf-8"))
-            done.copied.append(target)
-        manifest["files"][relative] = dict(
-            sha256=digest, bytes=path.stat().st_size, table=table.name, git_sha=source.get("git_sha"),
-            code_digest=source.get("code_digest"), settings_digest=source.get("settings_digest"),
-            seed=source.get("seed"), device=source.get("device"), cpu=source.get("cpu"),
-            threads=source.get("threads"), created=source.get("created"), wall_seconds=source.get("wall_seconds"))
+        _copy(path, source, table.name, scale_results, scale_recorded, manifest, replace, done)
+    _write_manifest(manifest_path, manifest, config)
+    return done
+
+
+def record_measurement(config: dict, name: str, *, results: Path = Path("results"), into: Path = RECORDED,
+                       replace: bool = False) -> Recorded:
+    """Record a measurement of the whole scale that belongs to no table (``MEASUREMENTS``: the
+    speedup-vs-sparsity file, results/<scale>/sparsity_speed.json), with the same checks."""
+    if name not in MEASUREMENTS:
+        raise RecordRefused(f"there is no measurement {name!r} to record (measurements: {', '.join(MEASUREMENTS)})")
+    scale_results, scale_recorded = scale_root(results, config), scale_root(into, config)
+    path = scale_results / MEASUREMENTS[name]
+    if not path.is_file():
+        raise RecordRefused(f"nothing to record: {path} does not exist (run `iss {name.replace('_', '-')}` first)")
+    made = made_by(path)
+    check_provenance(path, made, config)
+    manifest_path = scale_recorded / MANIFEST
+    manifest = read_json(manifest_path) if manifest_path.is_file() else {"files": {}}
+    done = Recorded()
+    _copy(path, made, name, scale_results, scale_recorded, manifest, replace, done)
+    _write_manifest(manifest_path, manifest, config)
+    return done
+
+
+def _copy(path: Path, source: dict, owner: str, scale_results: Path, scale_recorded: Path, manifest: dict,
+          replace: bool, done: Recorded) -> None:
+    """Copy one checked file into the recorded scale and enter it, with its run's provenance, in the manifest."""
+    relative = path.relative_to(scale_results).as_posix()
+    digest = sha256(path)
+    target = scale_recorded / relative
+    if target.is_file() and sha256(target) == digest:
+        done.unchanged.append(target)
+    else:
+        if target.is_file() and not replace:
+            raise RecordRefused(f"{target} is already recorded with other contents; pass --replace to "
+                                f"record the new run instead")
+        write_text_atomic(target, path.read_text(encoding="utf-8"))
+        done.copied.append(target)
+    manifest["files"][relative] = dict(
+        sha256=digest, bytes=path.stat().st_size, table=owner, git_sha=source.get("git_sha"),
+        code_digest=source.get("code_digest"), settings_digest=source.get("settings_digest"),
+        seed=source.get("seed"), device=source.get("device"), cpu=source.get("cpu"),
+        threads=source.get("threads"), created=source.get("created"), wall_seconds=source.get("wall_seconds"))
+
+
+def _write_manifest(manifest_path: Path, manifest: dict, config: dict) -> None:
     manifest["files"] = dict(sorted(manifest["files"].items()))
     manifest["scale"] = config["scale"]
     manifest["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(manifest_path, manifest)
-    return done
 
 
 def _run_of(path: Path, checked: dict[Path, dict]) -> dict | None:

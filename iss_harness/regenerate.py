@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iss_harness.io import read_json, write_text_atomic
-from iss_harness.recording import MANIFEST, RECORDED, RecordRefused
+from iss_harness.recording import MANIFEST, MEASUREMENTS, RECORDED, RecordRefused
 from iss_harness.tables.registry import Request, load_tables, paper_files
 
 SCRATCH = Path("results") / ".regenerate"
@@ -65,6 +65,9 @@ def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = N
                     done.skipped.append(f"{table.name} {step}: {missing} (record the missing pieces)")
                     break
                 done.written += [path for path in (made if isinstance(made, list) else [made]) if isinstance(path, Path)]
+        if (results / scale / MEASUREMENTS["sparsity_speed"]).is_file():  # recorded with --measurement
+            from iss_harness.reporting.figures_speed import write_figure
+            done.written += write_figure(stamped, results, reports)
         compare.run(results / scale, reports, scale, extra_paper=paper_files())  # informational: a failing check is in the report
         done.written += report.build(stamped, results, reports)
         for table_csv in sorted((results / scale).glob("*.csv")):  # the tidy tables and the comparison

@@ -296,6 +296,7 @@ def test_reports_regenerate_from_the_recorded_files_alone_without_torch(smoke_ru
             target = recorded / path.relative_to(results)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+    shutil.copyfile(results / "smoke" / "sparsity_speed.json", recorded / "smoke" / "sparsity_speed.json")  # --measurement
     assert not list(recorded.rglob("*.pt")) and (recorded / "smoke" / "table1" / "iss_a" / "seed1234" / "sparsity_picture.json").is_file()
     (recorded / "smoke" / "MANIFEST.json").write_text(json.dumps({"files": {}, "updated": "2026-12-07T00:00:00+00:00"}))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
@@ -310,6 +311,7 @@ def test_reports_regenerate_from_the_recorded_files_alone_without_torch(smoke_ru
         outputs.append({p.relative_to(reports).as_posix(): p.read_text() for p in reports.rglob("*")
                         if p.suffix in (".md", ".tex", ".csv")})
         assert (reports / "figures" / "table1_iss_sparsity.png").stat().st_size > 1000
+        assert (reports / "figures" / "speedup_vs_sparsity.png").stat().st_size > 1000
     first, second = outputs
     assert first == second  # the text depends on the recorded files only
     for name in ("table1.md", "table2.md", "table3.md", "comparison.md", "report.md", "table1.csv", "comparison.csv"):

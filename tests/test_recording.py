@@ -122,3 +122,26 @@ def test_the_command_line_refuses_in_one_line(tmp_path, config, table1, monkeypa
     assert main(argv + ["--seed", "1234"]) == 2 and "uncommitted changes" in capsys.readouterr().err
     assert main(["record", "--table", "table1", "--seed", "1234"]) == 2
     assert "--seed needs --row" in capsys.readouterr().err
+
+
+def test_the_speed_measurement_is_recorded_with_its_provenance(tmp_path, config, monkeypatch, capsys):
+    """sparsity_speed.json belongs to no table: `iss record --measurement sparsity_speed` records it with
+    the same provenance checks (tests/test_e2e_smoke.py regenerates its figure from a recorded copy)."""
+    from iss_harness.recording import record_measurement
+    results, into = tmp_path / "results", tmp_path / "recorded"
+    with pytest.raises(RecordRefused, match=r"sparsity_speed.json does not exist \(run `iss sparsity-speed` first\)"):
+        record_measurement(config, "sparsity_speed", results=results, into=into)
+    (results / "smoke").mkdir(parents=True)
+    measured = results / "smoke" / "sparsity_speed.json"
+    measured.write_text(json.dumps(dict(rows=[], provenance=dict(git_sha=CLEAN_SHA + "-dirty", scale="smoke"))))
+    with pytest.raises(RecordRefused, match="uncommitted changes"):
+        record_measurement(config, "sparsity_speed", results=results, into=into)
+    measured.write_text(json.dumps(dict(rows=[], provenance=dict(git_sha=CLEAN_SHA, scale="smoke", wall_seconds=3.0))))
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    assert main(["record", "--measurement", "sparsity_speed", "--results", str(results), "--into", str(into)]) == 0
+    manifest = json.loads((into / "smoke" / MANIFEST).read_text())
+    assert manifest["files"]["sparsity_speed.json"]["table"] == "sparsity_speed"
+    assert manifest["files"]["sparsity_speed.json"]["wall_seconds"] == 3.0
+    with pytest.raises(SystemExit):
+        main(["record", "--measurement", "sparsity_speed", "--table", "table1", "--into", str(into)])
+    assert "not allowed with argument" in capsys.readouterr().err
