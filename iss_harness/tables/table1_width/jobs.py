@@ -9,8 +9,9 @@ from iss_harness.tables.table1_width.rows import grid_rows, row_dir, settings, s
 
 def row_settings(config: dict, row: str) -> str:
     """Everything in the config that decides one row's result (the widths list, seeds and other
-    rows left out: adding a width or a seed runs only the new jobs)."""
-    table = {k: v for k, v in settings(config).items() if k not in ("widths", "seeds", "keep_grid", "dense", "iss")}
+    rows left out: adding a width or a seed runs only the new jobs; the budget decides nothing)."""
+    table = {k: v for k, v in settings(config).items()
+             if k not in ("widths", "seeds", "keep_grid", "dense", "iss", "budget")}
     runtime = (config["runtime"]["seed"], config["runtime"].get("precision"))
     return repr((table, rows.row_settings(config, row), runtime))
 

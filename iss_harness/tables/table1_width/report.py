@@ -124,12 +124,29 @@ def grid_table(frame: pd.DataFrame, config: dict, results: Path) -> pd.DataFrame
 
 
 def wall_seconds(config: dict, results: Path) -> tuple[float, float]:
-    """(sum, longest) of the jobs' wall times (training and evaluation of every run)."""
-    times = []
+    """(sum over every job, the longest training job) of the recorded wall times."""
+    total, longest = 0.0, 0.0
     for row, seed in runs(config):
         m = _metrics(config, results, row, seed)
-        times += [float((m.get(key) or {}).get("wall_seconds") or 0.0) for key in ("training_provenance", "provenance")]
-    return sum(times), max(times)
+        training, evaluation = (float((m.get(key) or {}).get("wall_seconds") or 0.0)
+                                for key in ("training_provenance", "provenance"))
+        total += training + evaluation
+        longest = max(longest, training)
+    return total, longest
+
+
+def budget_line(config: dict, results: Path) -> str:
+    """The measured job time against the budget the experiment is sized for (config `budget`)."""
+    budget = settings(config).get("budget")
+    total, longest = wall_seconds(config, results)
+    measured = (f"Job wall time: {total / 3600:.2f} h in all ({len(runs(config))} runs, training and evaluation, "
+                f"one thread each), the longest training job {longest / 60:.1f} min")
+    if not budget:
+        return measured + "."
+    wall = total / 3600 / budget["cores"]
+    return (f"{measured}: about {wall:.2f} h on {budget['cores']} cores. Budget: at most {budget['job_minutes']:g} min "
+            f"per training job ({'kept' if longest <= 60 * budget['job_minutes'] else 'exceeded'}), about "
+            f"{budget['hours']:g} h in all ({'kept' if wall <= budget['hours'] else 'exceeded'}).")
 
 
 def banner(config: dict, results: Path) -> list[str]:
@@ -138,12 +155,10 @@ def banner(config: dict, results: Path) -> list[str]:
     trained = first.get("training_provenance") or first["provenance"]
     issues = run_issues(config, [(f"{TABLE}/{row}/seed{seed}", row_dir(results, config, row, seed),
                                   resolved_settings(config, results, row, seed), seed) for row, seed in runs(config)])
-    total, longest = wall_seconds(config, results)
     return [
         f"Scale: **{config['scale']}** ({ptb_text(table)}; widths {widths(config)}, {table['epochs']} epoch(s) per "
-        f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {trained['threads']} threads. Job wall time: "
-        f"{total / 3600:.2f} h in all ({len(runs(config))} runs, training and evaluation), the longest job "
-        f"{longest / 60:.1f} min.",
+        f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {trained['threads']} threads. "
+        + budget_line(config, results),
         made_at(config, trained, seeds(config)),
         f"Keep ratios of the baseline and the direct design chosen from {table['keep_grid']} on validation, by "
         f"runs at seed {table['selection_seed']} (not a reported seed); ISS keeps {table['iss']['keep_prob']}. "
