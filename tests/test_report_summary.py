@@ -158,7 +158,7 @@ def test_tables_not_run_are_said_and_every_table_gets_a_line(results, claims):
     repro = summary.gather_summary(CONFIG, results / "mid", sections, report.provenance_lines(results), claims,
                                    ROWS)
     runs = {run.name: run for run in repro.tables}
-    assert list(runs) == ["table1", "table2", "table3", "sparsity_speed"]
+    assert list(runs) == ["table1", "table2", "table3", "table1_width", "sparsity_speed"]
     assert runs["table1"].seeds == ["1234", "1235"] and runs["table1"].threads == ["1", "2"]
     assert runs["table1"].hardware == ["cpu (x86_64, AVX512), Test CPU @ 2GHz"]
     row = summary.method_row(runs["table3"])
