@@ -163,7 +163,7 @@ def test_tables_not_run_are_said_and_every_table_gets_a_line(results, claims):
     assert runs["table1"].hardware == ["cpu (x86_64, AVX512), Test CPU @ 2GHz"]
     row = summary.method_row(runs["table3"])
     assert row["Training budget"] == "baseline: 2500 steps; iss: 600 steps" and row["Wall time"] == "not run"
-    assert summary.not_run_text(repro.tables, "mid") == "Not run at mid: table2, table3 (no results file of it records a job)."
+    assert summary.not_run_text(repro.tables, "mid") == "Not run at mid: table2, table3, table1_width (no results file of it records a job)."
     assert summary.method_row(runs["table1"])["Wall time"] == "251 s (4.2 min)"
     assert [e.table for e in repro.shrink] == ["table1"] and repro.shrink[0].largest == pytest.approx(2e-6)
     assert repro.expensive[0].label == "mid/table1/iss_a/seed1235/metrics.json (training)"
