@@ -4,8 +4,8 @@ committed report comes from a recorded file.
 
 The recorded files (``recorded/<scale>/``, iss_harness.recording) are copied to a scratch results
 folder (``results/.regenerate/``, a fixed name so that the paths the comparison prints are the same
-every time); each table with recorded runs writes its report and figures from there into
-``reports/<scale>/``, then the comparison with the paper and the one-page report follow. The tidy
+every time); what an earlier run wrote into ``reports/<scale>/`` is removed first, then each table
+with recorded runs writes its report and figures from there into ``reports/<scale>/``, then the comparison with the paper and the one-page report follow. The tidy
 tables and the comparison (``<table>.csv``, ``comparison.csv``) are kept beside the reports.
 
 The text depends only on the recorded files and the configuration: where a run's report names the
@@ -32,6 +32,20 @@ class Regenerated:
     skipped: list[str] = field(default_factory=list)  # "table: why"
 
 
+GENERATED = (".md", ".tex", ".csv", ".png", ".pdf")  # what the report steps write into reports/<scale>/
+
+
+def clear_generated(reports: Path, scale: str) -> None:
+    """Remove what an earlier run wrote into ``reports/<scale>/`` (its tables, report, figures), so
+    that a figure or table no recorded run makes does not linger and enter the regenerated report
+    (which lists every figure it finds). Only a folder named after the scale is cleared."""
+    if reports.name != scale or not reports.is_dir():
+        return
+    for path in [*reports.glob("*"), *(reports / "figures").glob("*")]:
+        if path.is_file() and path.suffix in GENERATED:
+            path.unlink()
+
+
 def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = None) -> Regenerated:
     """Rewrite ``reports/<scale>/`` from ``recorded/<scale>/``. A table whose recorded runs are
     incomplete (its report step needs a file that was not recorded) is skipped and named."""
@@ -47,6 +61,7 @@ def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = N
     reports = Path(reports) if reports is not None else Path("reports") / scale
     stamped = {**config, "recorded": dict(manifest=manifest_path.as_posix(), date=str(manifest["updated"])[:10])}
     done = Regenerated()
+    clear_generated(reports, scale)
     results = SCRATCH
     shutil.rmtree(results, ignore_errors=True)
     shutil.copytree(source, results / scale)

@@ -145,3 +145,16 @@ def test_the_speed_measurement_is_recorded_with_its_provenance(tmp_path, config,
     with pytest.raises(SystemExit):
         main(["record", "--measurement", "sparsity_speed", "--table", "table1", "--into", str(into)])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_regenerating_clears_what_an_earlier_run_left_in_the_scale_s_reports(tmp_path):
+    from iss_harness.regenerate import clear_generated
+    reports = tmp_path / "reports" / "mid"
+    (reports / "figures").mkdir(parents=True)
+    stale = [reports / "table1.md", reports / "comparison.csv", reports / "figures" / "table1_pareto.png"]
+    kept = [reports / "notes.txt", reports / "figures" / "README"]
+    for path in stale + kept:
+        path.write_text("x")
+    clear_generated(tmp_path / "reports" / "other", "mid")  # a folder not named after the scale: untouched
+    clear_generated(reports, "mid")
+    assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
