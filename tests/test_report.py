@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pytest
 from workflow_copy import copy_workflow
 
-from iss_harness.reporting import report, report_latex
+from iss_harness.reporting import report, report_latex, report_sources
 from iss_harness.cli import main
 from iss_harness.config import load_config
 from iss_harness.paper.claims import load_claims
@@ -182,7 +182,7 @@ def test_markdown_figures_are_relative_links_in_reading_order(tree, config):
                      "figures/zz_extra_figure.png"]
     for link in links:
         assert (reports / link).exists()
-    assert report.FIGURES["speedup_vs_sparsity"] in md
+    assert report_sources.FIGURES["speedup_vs_sparsity"] in md
     assert "zz extra figure" in md  # a figure nobody captioned: named after its file
     # the measured speedups are listed under their figure
     assert "Speedup over the dense product W [32×16]" in md

@@ -13,7 +13,7 @@ import yaml
 from iss_harness.paper.claims import load_claims
 from iss_harness.paper.compare import CSV_COLUMNS
 from iss_harness.paper.tables import load_paper_tables
-from iss_harness.reporting import report, summary
+from iss_harness.reporting import report, report_sources, summary
 
 KNOWN = "Measured here: the direct design wins on every seed (the words of the claims file)."
 CLAIMS = [
@@ -144,18 +144,18 @@ def test_training_budget_is_read_from_the_configuration():
 
 
 def test_wall_time_per_table_sums_its_jobs_and_names_the_longest(results):
-    lines = report.provenance_lines(results)
-    totals = {total.table: total for total in report.wall_totals(lines)}
+    lines = report_sources.provenance_lines(results)
+    totals = {total.table: total for total in report_sources.wall_totals(lines)}
     table1 = totals["table1"]
     assert (table1.scale, table1.jobs, table1.seconds) == ("mid", 5, pytest.approx(251.0))  # 2 x (train + eval) + timing
     assert table1.longest.label == "mid/table1/iss_a/seed1235/metrics.json (training)"
     assert totals["sparsity_speed"].jobs == 1 and "table2" not in totals
-    assert report.duration_text(52) == "52 s" and report.duration_text(790) == "790 s (13.2 min)"
+    assert report_sources.duration_text(52) == "52 s" and report_sources.duration_text(790) == "790 s (13.2 min)"
 
 
 def test_tables_not_run_are_said_and_every_table_gets_a_line(results, claims):
-    sections = report.table_sections(results / "mid", results.parent / "reports", load_paper_tables())
-    repro = summary.gather_summary(CONFIG, results / "mid", sections, report.provenance_lines(results), claims,
+    sections = report_sources.table_sections(results / "mid", results.parent / "reports", load_paper_tables())
+    repro = summary.gather_summary(CONFIG, results / "mid", sections, report_sources.provenance_lines(results), claims,
                                    ROWS)
     runs = {run.name: run for run in repro.tables}
     assert list(runs) == ["table1", "table2", "table3", "table1_width", "sparsity_speed"]

@@ -1,5 +1,5 @@
 """The one-page report in LaTeX (``reports/<scale>/report.tex``, standalone), from what
-``iss_harness.reporting.report.gather`` read; and its optional PDF (pdflatex, when installed)."""
+``iss_harness.reporting.report_page.gather`` read; and its optional PDF (pdflatex, when installed)."""
 from __future__ import annotations
 
 import re
@@ -13,8 +13,9 @@ from pathlib import Path
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
 from iss_harness.render import MISSING, latex_escape
 from iss_harness.reporting import summary as repro_text
-from iss_harness.reporting.report import (INTRO, TITLE, Gathered, ProvenanceLine, WallTotal, clip, duration_text,
-                                          figure_caption, known_failure_ids, scales_text, version_key)
+from iss_harness.reporting.report_page import INTRO, TITLE, Gathered
+from iss_harness.reporting.report_sources import (ProvenanceLine, WallTotal, clip, duration_text, figure_caption,
+                                                  known_failure_ids, scales_text, version_key)
 
 
 # ---- LaTeX ---------------------------------------------------------------------------------------

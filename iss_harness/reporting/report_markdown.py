@@ -1,4 +1,4 @@
-"""The one-page report in Markdown (``reports/<scale>/report.md``), from what ``iss_harness.reporting.report.gather`` read."""
+"""The one-page report in Markdown (``reports/<scale>/report.md``), from what ``iss_harness.reporting.report_page.gather`` read."""
 from __future__ import annotations
 
 import re
@@ -9,10 +9,8 @@ from tabulate import tabulate
 from iss_harness.paper.compare import STATUSES as COMPARISON_STATUSES
 from iss_harness.render import MISSING
 from iss_harness.reporting import summary as repro_text
-from iss_harness.reporting.report import (
-    INTRO,
-    TITLE,
-    Gathered,
+from iss_harness.reporting.report_page import INTRO, TITLE, Gathered
+from iss_harness.reporting.report_sources import (
     ProvenanceLine,
     WallTotal,
     clip,

@@ -24,8 +24,8 @@ from pathlib import Path
 from iss_harness.config import scale_settings
 from iss_harness.paper.claims import Claim, shown_outcome
 from iss_harness.render import MISSING
-from iss_harness.reporting.report import (Job, ProvenanceLine, TableSection, WallTotal, clip, duration_text,
-                                          wall_totals)
+from iss_harness.reporting.report_sources import (Job, ProvenanceLine, TableSection, WallTotal, clip, duration_text,
+                                                  wall_totals)
 
 # What a claim's comparison status means for the reader.
 VERDICTS = {
