@@ -41,6 +41,8 @@ rule table1_evaluate:
         compact=f"{TABLE1_RUN}/compact.pt",
     params:
         settings=lambda wildcards: table1_jobs.row_settings(config, wildcards.row),
+    # before the next training starts: a trained row becomes a finished, recordable piece
+    priority: 1
     log:
         f"{RESULTS}/logs/table1_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]

@@ -37,6 +37,8 @@ rule table1_width_evaluate:
         compact=f"{TABLE1_WIDTH_RUN}/compact.pt",
     params:
         settings=lambda wildcards: table1_width_jobs.row_settings(config, wildcards.row),
+    # before the next training starts: a trained row becomes a finished, recordable piece
+    priority: 1
     log:
         f"{RESULTS}/logs/table1_width_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]

@@ -37,6 +37,8 @@ rule table2_evaluate:
         compact=f"{TABLE2_RUN}/compact.pt",
     params:
         settings=lambda wildcards: table2_jobs.row_settings(config, wildcards.row),
+    # before the next training starts: a trained row becomes a finished, recordable piece
+    priority: 1
     log:
         f"{RESULTS}/logs/table2_evaluate_{{row}}_seed{{seed}}.log",
     threads: config["runtime"]["threads"]

@@ -67,6 +67,8 @@ rule table3_evaluate:
         row="baseline|iss_[0-9]+|control",
     params:
         settings=lambda wildcards: repr(TABLE3["eval"]),
+    # before the next training starts: a trained row becomes a finished, recordable piece
+    priority: 1
     log:
         f"{RESULTS}/logs/table3_evaluate_{{row}}.log",
     threads: config["runtime"]["threads"]
