@@ -190,7 +190,7 @@ def _walls_latex(walls: list[WallTotal]) -> str:
 def _sparsity_latex(speed) -> str:
     if speed is None:
         return ""
-    from iss_harness.tasks.sparsity_speed import KINDS
+    from iss_harness.tasks.sparsity_kinds import KINDS
     report, rows = speed
     layer = report["layer"]
     body = [[tex_text(row["Threads"]), tex_text(row["Sparsity"]), tex_text(row["Units kept"]),
