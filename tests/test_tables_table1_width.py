@@ -102,10 +102,10 @@ def test_the_report_pairs_the_gap_by_seed_and_the_claim_reads_it(config, tmp_pat
     from iss_harness.paper.claims import evaluate_claim, load_claims
     from iss_harness.paper.results import read_results
     from iss_harness.paper.tables import load_paper_tables
-    from iss_harness.tables.table1_width.report import collect
+    from iss_harness.tables.table1_width.report import collect, read_runs
     gaps = [3.0, 5.0, 4.0]
     write_experiment(tmp_path, config, gaps)
-    frame = collect(config, tmp_path)
+    frame = collect(config, read_runs(config, tmp_path))
     widest = frame[frame.row == "widest"].set_index("metric")
     assert sorted(frame[(frame.row == "widest") & (frame.metric == "direct_minus_iss")].reproduced) == sorted(gaps)
     assert widest.loc["direct_minus_iss_sd"].reproduced == pytest.approx(statistics.stdev(gaps))

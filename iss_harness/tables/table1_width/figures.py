@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from iss_harness.reporting.table_files import values_of
 from iss_harness.tables.table1_width.rows import all_rows, row_name, seeds, widths
 
 PAPER_WIDTH = 1500
@@ -22,9 +23,9 @@ STYLES = {"iss": dict(color="tab:blue", marker="o", label="ISS"),
           "direct": dict(color="tab:red", marker="D", label="direct design at ISS's sizes")}
 
 
-def _values(frame: pd.DataFrame, row: str, metric: str) -> list[float]:
-    hit = frame[(frame.row == row) & (frame.metric == metric)]
-    return [float(v) for v in hit.reproduced]
+def numbers(frame: pd.DataFrame, row: str, metric: str) -> list[float]:
+    """One value per seed of a (row, metric) of the report's tidy frame."""
+    return [float(v) for v in values_of(frame, "this_run", row, metric)]
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -56,11 +57,11 @@ def draw(frame: pd.DataFrame, config: dict, out_stem: Path) -> list[Path]:
     paper = paper_point()
     figure, (relative, gap, room) = plt.subplots(1, 3, figsize=(14, 4.2))
     for kind, style in STYLES.items():
-        points = [_mean_sd(_values(frame, row_name(w, kind), "relative_perplexity")) for w in all_widths]
+        points = [_mean_sd(numbers(frame, row_name(w, kind), "relative_perplexity")) for w in all_widths]
         relative.errorbar(all_widths, [m for m, _ in points], yerr=[s for _, s in points], capsize=3, **style)
         relative.plot([PAPER_WIDTH], [paper[kind]], linestyle="none", marker="*", markersize=13,
                       color=style["color"], markeredgecolor="black", label=f"paper: {style['label']}")
-    base = [_mean_sd(_values(frame, row_name(w, "baseline"), "relative_perplexity")) for w in all_widths]
+    base = [_mean_sd(numbers(frame, row_name(w, "baseline"), "relative_perplexity")) for w in all_widths]
     relative.fill_between(all_widths, [1 - s for _, s in base], [1 + s for _, s in base], color="grey", alpha=0.25,
                           label="baseline (± sd over seeds)")
     relative.axhline(1.0, color="grey", linewidth=0.8)
@@ -68,8 +69,8 @@ def draw(frame: pd.DataFrame, config: dict, out_stem: Path) -> list[Path]:
 
     gaps = []
     for w in all_widths:
-        baseline_mean = statistics.mean(_values(frame, row_name(w, "baseline"), "perplexity_valid"))
-        gaps.append(_mean_sd([100 * g / baseline_mean for g in _values(frame, f"w{w}", "direct_minus_iss")]))
+        baseline_mean = statistics.mean(numbers(frame, row_name(w, "baseline"), "perplexity_valid"))
+        gaps.append(_mean_sd([100 * g / baseline_mean for g in numbers(frame, f"w{w}", "direct_minus_iss")]))
     gap.errorbar(all_widths, [m for m, _ in gaps], yerr=[s for _, s in gaps], capsize=3, color="black", marker="o",
                  label=f"this run ({len(seeds(config))} seeds, paired)")
     gap.plot([PAPER_WIDTH], [100 * paper["gap"]], linestyle="none", marker="*", markersize=13, color="tab:orange",
@@ -81,7 +82,7 @@ def draw(frame: pd.DataFrame, config: dict, out_stem: Path) -> list[Path]:
     shown = [w for w in all_widths if w in rows]
     for metric, style in (("perplexity_train", dict(color="tab:green", marker="v", label="training (eval mode)")),
                           ("perplexity_valid", dict(color="tab:purple", marker="^", label="validation"))):
-        room.plot(shown, [_values(frame, rows[w], metric)[0] for w in shown], **style)
+        room.plot(shown, [numbers(frame, rows[w], metric)[0] for w in shown], **style)
     keeps = sorted({all_rows(config)[rows[w]]["keep_prob"] for w in shown})
     room.set_ylabel(f"baseline perplexity, keep {', '.join(f'{k:g}' for k in keeps)}")
 

@@ -21,6 +21,7 @@ from iss_harness.io import read_json
 from iss_harness.provenance import provenance_lines
 from iss_harness.render import fmt_fixed, fmt_mean_sd
 from iss_harness.reporting.table_files import Section, made_at, ptb_text, run_issues, tidy_frame, write_table_files
+from iss_harness.tables.table1_width.figures import draw, numbers
 from iss_harness.tables.table1_width.rows import (KINDS, TABLE, all_rows, resolved_settings, row_dir,
                                                   row_name, runs, seeds, settings, widths)
 from iss_harness.tasks.paths import scale_root
@@ -30,32 +31,32 @@ WIDEST = "widest"  # the row the claim reads
 GAP = "direct_minus_iss"
 
 
-def _metrics(config: dict, results: Path, row: str, seed: int) -> dict:
-    return read_json(row_dir(results, config, row, seed) / "metrics.json")
+def read_runs(config: dict, results: Path) -> dict[tuple[str, int], dict]:
+    """{(row, seed): metrics.json} of every run of the experiment, each file read once."""
+    return {(row, seed): read_json(row_dir(results, config, row, seed) / "metrics.json") for row, seed in runs(config)}
 
 
-def collect(config: dict, results: Path) -> pd.DataFrame:
+def collect(config: dict, measured: dict[tuple[str, int], dict]) -> pd.DataFrame:
     """One record per (row, seed, metric); relative perplexities against the width's baseline mean."""
     records = []
+    valid = {run: m["perplexity_valid"] for run, m in measured.items()}
 
     def add(row, seed, metric, value):
         records.append(dict(setting="this_run", row=row, seed="" if seed is None else str(seed), metric=metric,
                             reproduced=value))
 
-    for row, seed in runs(config):
-        m = _metrics(config, results, row, seed)
+    for (row, seed), m in measured.items():
         for metric in METRICS:
             add(row, seed, metric, m[metric])
         add(row, seed, "iss_1st", m["iss_sizes"][0])
         add(row, seed, "iss_2nd", m["iss_sizes"][1])
     for width in widths(config):
-        base = statistics.mean(_metrics(config, results, row_name(width, "baseline"), s)["perplexity_valid"]
-                               for s in seeds(config))
+        base = statistics.mean(valid[row_name(width, "baseline"), s] for s in seeds(config))
         for kind in KINDS:
             for seed in seeds(config):
-                valid = _metrics(config, results, row_name(width, kind), seed)["perplexity_valid"]
-                add(row_name(width, kind), seed, "relative_perplexity", valid / base)
-        gaps = [_gap(config, results, width, seed) for seed in seeds(config)]
+                add(row_name(width, kind), seed, "relative_perplexity", valid[row_name(width, kind), seed] / base)
+        # direct design - ISS, paired by seed (positive: ISS is better)
+        gaps = [valid[row_name(width, "direct"), seed] - valid[row_name(width, "iss"), seed] for seed in seeds(config)]
         for seed, gap in zip(seeds(config), gaps):
             add(f"w{width}", seed, GAP, gap)
             if width == widths(config)[-1]:
@@ -63,17 +64,6 @@ def collect(config: dict, results: Path) -> pd.DataFrame:
         if width == widths(config)[-1]:
             add(WIDEST, None, f"{GAP}_sd", statistics.stdev(gaps) if len(gaps) > 1 else 0.0)
     return tidy_frame(records, config)
-
-
-def _gap(config: dict, results: Path, width: int, seed: int) -> float:
-    """Direct design - ISS in validation perplexity, at one width and seed (positive: ISS is better)."""
-    valid = {kind: _metrics(config, results, row_name(width, kind), seed)["perplexity_valid"] for kind in ("iss", "direct")}
-    return valid["direct"] - valid["iss"]
-
-
-def _values(frame: pd.DataFrame, row: str, metric: str) -> list[float]:
-    hit = frame[(frame.row == row) & (frame.metric == metric)]
-    return [float(v) for v in hit.reproduced]
 
 
 def _units(values: list[float]) -> str:
@@ -86,7 +76,7 @@ def _units(values: list[float]) -> str:
 def summary_table(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     lines = []
     for width in widths(config):
-        v = lambda kind, metric: _values(frame, row_name(width, kind), metric)  # noqa: E731
+        v = lambda kind, metric: numbers(frame, row_name(width, kind), metric)  # noqa: E731
         sizes = f"({_units(v('iss', 'iss_1st'))}, {_units(v('iss', 'iss_2nd'))})"
         lines.append({
             "Width": width,
@@ -99,7 +89,7 @@ def summary_table(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
             "Direct keep": fmt_fixed(v("direct", "keep_prob")[0]),
             "Direct ppl": fmt_mean_sd(v("direct", "perplexity_valid")),
             "Direct / baseline": fmt_mean_sd(v("direct", "relative_perplexity"), 3),
-            "Direct − ISS": fmt_mean_sd(_values(frame, f"w{width}", GAP)),
+            "Direct − ISS": fmt_mean_sd(numbers(frame, f"w{width}", GAP)),
         })
     return pd.DataFrame(lines)
 
@@ -112,8 +102,8 @@ def grid_table(frame: pd.DataFrame, config: dict, results: Path) -> pd.DataFrame
     for row, spec in all_rows(config).items():
         if not spec.get("grid"):
             continue
-        valid, train = _values(frame, row, "perplexity_valid")[0], _values(frame, row, "perplexity_train")[0]
-        sizes = f"({int(_values(frame, row, 'iss_1st')[0])}, {int(_values(frame, row, 'iss_2nd')[0])})"
+        valid, train = numbers(frame, row, "perplexity_valid")[0], numbers(frame, row, "perplexity_train")[0]
+        sizes = f"({int(numbers(frame, row, 'iss_1st')[0])}, {int(numbers(frame, row, 'iss_2nd')[0])})"
         history = pd.read_csv(row_dir(results, config, row, selection_seed) / "history.csv")
         best = history.loc[history.valid_perplexity.idxmin()]
         lines.append({"Width": spec["width"], "Row": spec["kind"], "Sizes": sizes, "Keep": fmt_fixed(spec["keep_prob"]),
@@ -123,11 +113,10 @@ def grid_table(frame: pd.DataFrame, config: dict, results: Path) -> pd.DataFrame
     return pd.DataFrame(lines)
 
 
-def wall_seconds(config: dict, results: Path) -> tuple[float, float]:
+def wall_seconds(measured: dict[tuple[str, int], dict]) -> tuple[float, float]:
     """(sum over every job, the longest training job) of the recorded wall times."""
     total, longest = 0.0, 0.0
-    for row, seed in runs(config):
-        m = _metrics(config, results, row, seed)
+    for m in measured.values():
         training, evaluation = (float((m.get(key) or {}).get("wall_seconds") or 0.0)
                                 for key in ("training_provenance", "provenance"))
         total += training + evaluation
@@ -135,30 +124,30 @@ def wall_seconds(config: dict, results: Path) -> tuple[float, float]:
     return total, longest
 
 
-def budget_line(config: dict, results: Path) -> str:
+def budget_line(config: dict, measured: dict[tuple[str, int], dict]) -> str:
     """The measured job time against the budget the experiment is sized for (config `budget`)."""
     budget = settings(config).get("budget")
-    total, longest = wall_seconds(config, results)
-    measured = (f"Job wall time: {total / 3600:.2f} h in all ({len(runs(config))} runs, training and evaluation, "
-                f"one thread each), the longest training job {longest / 60:.1f} min")
+    total, longest = wall_seconds(measured)
+    timed = (f"Job wall time: {total / 3600:.2f} h in all ({len(measured)} runs, training and evaluation, "
+             f"one thread each), the longest training job {longest / 60:.1f} min")
     if not budget:
-        return measured + "."
+        return timed + "."
     wall = total / 3600 / budget["cores"]
-    return (f"{measured}: about {wall:.2f} h on {budget['cores']} cores. Budget: at most {budget['job_minutes']:g} min "
+    return (f"{timed}: about {wall:.2f} h on {budget['cores']} cores. Budget: at most {budget['job_minutes']:g} min "
             f"per training job ({'kept' if longest <= 60 * budget['job_minutes'] else 'exceeded'}), about "
             f"{budget['hours']:g} h in all ({'kept' if wall <= budget['hours'] else 'exceeded'}).")
 
 
-def banner(config: dict, results: Path) -> list[str]:
+def banner(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -> list[str]:
     table = settings(config)
-    first = _metrics(config, results, row_name(widths(config)[0], "baseline"), seeds(config)[0])
+    first = measured[row_name(widths(config)[0], "baseline"), seeds(config)[0]]
     trained = first.get("training_provenance") or first["provenance"]
     issues = run_issues(config, [(f"{TABLE}/{row}/seed{seed}", row_dir(results, config, row, seed),
                                   resolved_settings(config, results, row, seed), seed) for row, seed in runs(config)])
     return [
         f"Scale: **{config['scale']}** ({ptb_text(table)}; widths {widths(config)}, {table['epochs']} epoch(s) per "
         f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {trained['threads']} threads. "
-        + budget_line(config, results),
+        + budget_line(config, measured),
         made_at(config, trained, seeds(config)),
         f"Keep ratios of the baseline and the direct design chosen from {table['keep_grid']} on validation, by "
         f"runs at seed {table['selection_seed']} (not a reported seed); ISS keeps {table['iss']['keep_prob']}. "
@@ -168,9 +157,9 @@ def banner(config: dict, results: Path) -> list[str]:
 
 
 def build(config: dict, results: Path, reports: Path) -> list[Path]:
-    from iss_harness.tables.table1_width.figures import draw
-    frame = collect(config, results)
-    lines = banner(config, results)
+    measured = read_runs(config, results)
+    frame = collect(config, measured)
+    lines = banner(config, results, measured)
     write_table_files(TABLE, "Table 1 across widths: ISS against the direct design", frame, [
         Section("Chosen rows, every seed", summary_table(frame, config),
                 "ISS against the direct design as the LSTMs widen (mean ± sd over seeds).", "tab:table1-width",
