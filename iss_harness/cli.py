@@ -235,6 +235,8 @@ def run(args: argparse.Namespace) -> None:
         done = regenerate(config, args.recorded, args.reports)
         for skipped in done.skipped:
             print(f"iss regenerate: skipped {skipped}")
+        for name, covers in done.partial.items():
+            print(f"iss regenerate: {name} reported over {covers}")
         print(f"iss regenerate: {len(done.written)} file(s) written under {args.reports}")
         return
     if args.command == "record":

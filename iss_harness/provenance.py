@@ -130,7 +130,8 @@ def report_made(config: dict) -> str:
     recorded runs' manifest and date, so that regenerating it at any commit writes the same text."""
     recorded = config.get("recorded")
     if recorded:
-        return f"regenerated from the recorded runs ({recorded['manifest']}, last recorded {recorded['date']})"
+        covers = f"; incomplete record: {recorded['covers']}" if recorded.get("covers") else ""
+        return f"regenerated from the recorded runs ({recorded['manifest']}, last recorded {recorded['date']}){covers}"
     return f"made at git {git_sha()} on {datetime.date.today().isoformat()}"
 
 

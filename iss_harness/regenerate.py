@@ -30,6 +30,45 @@ SCRATCH = Path("results") / ".regenerate"
 class Regenerated:
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "table: why"
+    # table: the seeds its report covers of those the config asks for, where some are not recorded
+    partial: dict[str, str] = field(default_factory=dict)
+    # table: what its report covers, for the one-page report (the partial ones and the skipped ones)
+    incomplete: dict[str, str] = field(default_factory=dict)
+
+
+def report_table(table, config: dict, request: Request, done: Regenerated) -> None:
+    """Write ``table``'s report and figures from the recorded runs. A record is built up a seed at a
+    time (issue 24: long runs in pieces), so when a seed's pieces are missing the table is reported
+    over the first seeds that are complete (1234; then 1234, 1235; ...), and says so in its header
+    and in the one-page report; with no complete seed it is skipped and named."""
+    configured = table.reported_seeds(config)
+    attempts = [configured] + ([configured[:count] for count in range(len(configured) - 1, 0, -1)] if configured else [])
+    missing = None
+    for seeds in attempts:
+        partial = seeds != configured
+        covers = f"seeds {_seed_list(seeds)} of {_seed_list(configured)}; the others are not recorded yet" if partial else ""
+        settings = config if not partial else {**table.with_seeds(config, seeds),
+                                               "recorded": {**config["recorded"], "covers": covers}}
+        try:
+            made = [path for step in ("report", "figures") if step in table.steps
+                    for path in _paths(table.steps[step](settings, request))]
+        except (FileNotFoundError, KeyError) as error:
+            missing = missing or error  # the full record's first missing file is the one to name
+            continue
+        done.written += made
+        if partial:
+            done.partial[table.name] = done.incomplete[table.name] = covers
+        return
+    done.skipped.append(f"{table.name}: {missing} (record the missing pieces)")
+    done.incomplete[table.name] = "not reported: its record lacks a piece its report needs (iss regenerate names it)"
+
+
+def _paths(made) -> list[Path]:
+    return [path for path in (made if isinstance(made, list) else [made]) if isinstance(path, Path)]
+
+
+def _seed_list(seeds: list[int]) -> str:
+    return ", ".join(map(str, seeds))
 
 
 GENERATED = (".md", ".tex", ".csv", ".png", ".pdf")  # what the report steps write into reports/<scale>/
@@ -47,8 +86,8 @@ def clear_generated(reports: Path, scale: str) -> None:
 
 
 def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = None) -> Regenerated:
-    """Rewrite ``reports/<scale>/`` from ``recorded/<scale>/``. A table whose recorded runs are
-    incomplete (its report step needs a file that was not recorded) is skipped and named."""
+    """Rewrite ``reports/<scale>/`` from ``recorded/<scale>/``. A table whose record lacks seeds is
+    reported over its complete ones (``report_table``); one with none complete is skipped and named."""
     from iss_harness.paper import compare
     from iss_harness.reporting import report
     scale = config["scale"]
@@ -70,16 +109,8 @@ def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = N
             folder = results / scale / table.results_folder
             if not any((folder / row).is_dir() for row in table.rows(config)):
                 continue  # none of its runs is recorded (Table 1's sweep shares Table 1's folder)
-            request = Request(results=results, reports=reports)
-            for step in ("report", "figures"):
-                if step not in table.steps:
-                    continue
-                try:
-                    made = table.steps[step](stamped, request)
-                except (FileNotFoundError, KeyError) as missing:
-                    done.skipped.append(f"{table.name} {step}: {missing} (record the missing pieces)")
-                    break
-                done.written += [path for path in (made if isinstance(made, list) else [made]) if isinstance(path, Path)]
+            report_table(table, stamped, Request(results=results, reports=reports), done)
+        stamped["recorded"]["incomplete"] = done.incomplete  # the one-page report says what is missing
         if (results / scale / MEASUREMENTS["sparsity_speed"]).is_file():  # recorded with --measurement
             from iss_harness.reporting.figures_speed import write_figure
             done.written += write_figure(stamped, results, reports)

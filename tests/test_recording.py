@@ -158,3 +158,61 @@ def test_regenerating_clears_what_an_earlier_run_left_in_the_scale_s_reports(tmp
     clear_generated(tmp_path / "reports" / "other", "mid")  # a folder not named after the scale: untouched
     clear_generated(reports, "mid")
     assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+
+
+def _table_whose_report_needs(recorded_seeds: set[int]):
+    """A table with seeds 1234-1236 whose report step, like the real ones, fails with
+    FileNotFoundError when a seed it is asked for has no recorded run; it returns what it was given."""
+    from iss_harness.config import table_seeds
+    from iss_harness.tables.registry import Table
+
+    def report(config, request):
+        seeds = table_seeds(config, "table1")
+        if not set(seeds) <= recorded_seeds:
+            raise FileNotFoundError(f"results/smoke/table1/baseline/seed{max(seeds)}/metrics.json does not exist")
+        request.seen.append((seeds, config["recorded"].get("covers", "")))
+        return [Path("table1.md")]
+
+    step = type("Step", (), {"__call__": lambda self, config, request: report(config, request)})()
+    return Table(name="table1", rows=lambda config: ["baseline"], seeds=lambda config: table_seeds(config, "table1"),
+                 steps={"report": step})
+
+
+def _stamped(config, table) -> dict:
+    """The smoke config with seeds 1234-1236, as regenerate passes it on (``recorded`` added)."""
+    return {**table.with_seeds(config, [1234, 1235, 1236]), "recorded": dict(manifest="m", date="2026-12-07")}
+
+
+@pytest.mark.parametrize("recorded_seeds, reported, covers", [
+    ({1234, 1235, 1236}, [1234, 1235, 1236], None),
+    ({1234, 1235}, [1234, 1235], "seeds 1234, 1235 of 1234, 1235, 1236; the others are not recorded yet"),
+    ({1234, 1236}, [1234], "seeds 1234 of 1234, 1235, 1236; the others are not recorded yet"),
+])
+def test_an_incomplete_record_is_reported_over_its_complete_seeds_and_says_so(config, recorded_seeds, reported, covers):
+    """Issue 24: a scale is recorded a seed at a time; until every seed is in, a table's report covers
+    the first seeds that are complete, and its header and the one-page report say which."""
+    from types import SimpleNamespace
+
+    from iss_harness.provenance import report_made
+    from iss_harness.regenerate import Regenerated, report_table
+    table = _table_whose_report_needs(recorded_seeds)
+    stamped = _stamped(config, table)
+    request, done = SimpleNamespace(seen=[]), Regenerated()
+    report_table(table, stamped, request, done)
+    assert request.seen == [(reported, covers or "")] and done.written == [Path("table1.md")] and not done.skipped
+    assert done.incomplete == done.partial == ({"table1": covers} if covers else {})
+    assert stamped["scales"]["smoke"]["table1"]["seeds"] == [1234, 1235, 1236]  # the caller's config is left alone
+    header = report_made({**stamped, "recorded": {**stamped["recorded"], "covers": covers or ""}})
+    assert header.endswith(f"; incomplete record: {covers}" if covers else "last recorded 2026-12-07)")
+
+
+def test_a_table_with_no_complete_seed_is_skipped_and_named(config):
+    from types import SimpleNamespace
+
+    from iss_harness.regenerate import Regenerated, report_table
+    table = _table_whose_report_needs({1235})
+    done = Regenerated()
+    report_table(table, _stamped(config, table), SimpleNamespace(seen=[]), done)
+    assert not done.written and done.skipped == [
+        "table1: results/smoke/table1/baseline/seed1236/metrics.json does not exist (record the missing pieces)"]
+    assert done.incomplete["table1"].startswith("not reported")

@@ -163,10 +163,23 @@ def test_tables_not_run_are_said_and_every_table_gets_a_line(results, claims):
     assert runs["table1"].hardware == ["cpu (x86_64, AVX512), Test CPU @ 2GHz"]
     row = summary.method_row(runs["table3"])
     assert row["Training budget"] == "baseline: 2500 steps; iss: 600 steps" and row["Wall time"] == "not run"
-    assert summary.not_run_text(repro.tables, "mid") == "Not run at mid: table2, table3, table1_width (no results file of it records a job)."
+    assert summary.not_run_text(repro) == "Not run at mid: table2, table3, table1_width (no results file of it records a job)."
     assert summary.method_row(runs["table1"])["Wall time"] == "251 s (4.2 min)"
     assert [e.table for e in repro.shrink] == ["table1"] and repro.shrink[0].largest == pytest.approx(2e-6)
     assert repro.expensive[0].label == "mid/table1/iss_a/seed1235/metrics.json (training)"
+
+
+def test_a_report_regenerated_from_an_incomplete_record_says_what_each_table_covers(results, claims):
+    covers = {"table1": "seeds 1234 of 1234, 1235, 1236; the others are not recorded yet",
+              "table1_width": "not reported: its record lacks a piece its report needs (iss regenerate names it)"}
+    config = {**CONFIG, "recorded": dict(manifest="recorded/mid/MANIFEST.json", date="2026-12-07", incomplete=covers)}
+    sections = report_sources.table_sections(results / "mid", results.parent / "reports", load_paper_tables())
+    repro = summary.gather_summary(config, results / "mid", sections, report_sources.provenance_lines(results), claims,
+                                   ROWS)
+    assert summary.not_run_text(repro) == (
+        "Not run at mid: table2, table3, table1_width (no results file of it records a job). The record is incomplete "
+        "(it is built a seed at a time): table1: seeds 1234 of 1234, 1235, 1236; the others are not recorded yet; "
+        "table1_width: not reported: its record lacks a piece its report needs (iss regenerate names it).")
 
 
 def test_report_opens_with_the_summary_in_both_formats(results, claims_file):

@@ -243,7 +243,7 @@ def _summary_latex(g: Gathered) -> list[str]:
     return [r"\section{Reproducibility summary}", r"\subsection{Scope}", tex_text(repro_text.SCOPE_NOTE), "", scope,
             "", *_tables_latex(g),
             r"\subsection{Methodology}", tex_text(f"Scale: {repro.scale}. {repro_text.METHOD_NOTE}"), "", method, "",
-            tex_text(repro_text.not_run_text(repro.tables, repro.scale)), "",
+            tex_text(repro_text.not_run_text(repro)), "",
             r"\subsection{Results per claim}",
             _items([rf"\textbf{{{tex_text(line.id)}}} {_breakable(repro_text.claim_result_text(line))}"
                     for line in repro.claims]),

@@ -113,7 +113,7 @@ def _summary_markdown(g: Gathered) -> list[str]:
     return ["## Reproducibility summary", "", *_scope_markdown(g),
             "### Methodology", "", f"Scale: **{repro.scale}**. {repro_text.METHOD_NOTE}", "",
             _md_table([repro_text.method_row(run) for run in repro.tables], repro_text.METHOD_COLUMNS), "",
-            repro_text.not_run_text(repro.tables, repro.scale), "",
+            repro_text.not_run_text(repro), "",
             "### Results per claim", "",
             _items([f"**{line.id}** {repro_text.claim_result_text(line)}" for line in repro.claims]), "",
             "### What was easy", "", _items(repro_text.easy_items(repro)), "",

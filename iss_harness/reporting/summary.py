@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from iss_harness.config import scale_settings
@@ -87,6 +87,9 @@ class ReproSummary:
     tables: list[TableRun]
     shrink: list[ShrinkError]
     expensive: list[Job]  # the longest jobs, longest first
+    # table: what its report covers, where the recorded runs it was regenerated from are incomplete
+    # (config `recorded.incomplete`, set by iss_harness.regenerate)
+    incomplete: dict[str, str] = field(default_factory=dict)
 
     @property
     def reproduced(self) -> list[ClaimLine]:
@@ -222,7 +225,8 @@ def gather_summary(config: dict, scale_results: Path, sections: list[TableSectio
                    provenance: list[ProvenanceLine], claims: list[Claim], claim_rows: list[dict] | None) -> ReproSummary:
     scale = config["scale"]
     return ReproSummary(scale, claim_lines(claims, claim_rows, scale), table_runs(config, sections, provenance),
-                        shrink_errors(scale_results), most_expensive(provenance, scale))
+                        shrink_errors(scale_results), most_expensive(provenance, scale),
+                        dict(config.get("recorded", {}).get("incomplete", {})))
 
 
 # ---- the text both renderers print (plain text: Markdown and LaTeX format it) ----------------------
@@ -250,11 +254,16 @@ def method_row(run: TableRun) -> dict[str, str]:
     return dict(zip(METHOD_COLUMNS, cells))
 
 
-def not_run_text(runs: list[TableRun], scale: str) -> str:
-    missing = [run.name for run in runs if run.wall is None]
-    if not missing:
-        return f"Every table was run at {scale}."
-    return f"Not run at {scale}: {', '.join(missing)} (no results file of it records a job)."
+def not_run_text(repro: ReproSummary) -> str:
+    """Which tables were not run, and, for a report regenerated from an incomplete record, what each
+    table's report covers."""
+    missing = [run.name for run in repro.tables if run.wall is None]
+    text = (f"Not run at {repro.scale}: {', '.join(missing)} (no results file of it records a job)." if missing
+            else f"Every table was run at {repro.scale}.")
+    if repro.incomplete:
+        text += (" The record is incomplete (it is built a seed at a time): "
+                 + "; ".join(f"{name}: {covers}" for name, covers in repro.incomplete.items()) + ".")
+    return text
 
 
 def claim_result_text(line: ClaimLine) -> str:

@@ -93,6 +93,19 @@ class Table:
     def results_folder(self) -> str:
         return self.folder or self.name
 
+    def reported_seeds(self, config: dict) -> list[int] | None:
+        """The seeds its report averages over (config `<block>.seeds`, the block of its results folder:
+        the sweep's runs are Table 1's); None for a table with one run per row. ``seeds`` may list more
+        (the width experiment's selection seed)."""
+        from iss_harness.config import table_seeds
+        return None if self.seeds is None else table_seeds(config, self.results_folder)
+
+    def with_seeds(self, config: dict, seeds: list[int]) -> dict:
+        """``config`` with the seeds its report averages over replaced by ``seeds``, the rest shared."""
+        scale, block = config["scale"], self.results_folder
+        settings = config["scales"][scale]
+        return {**config, "scales": {**config["scales"], scale: {**settings, block: {**settings[block], "seeds": list(seeds)}}}}
+
     def job_settings(self, config: dict, row: str) -> str | None:
         """What decides ``row``'s result (None when the table names no jobs module)."""
         return importlib.import_module(self.jobs).row_settings(config, row) if self.jobs else None
