@@ -134,7 +134,7 @@ def record(config: dict, table, row: str | None = None, seed: int | None = None,
         if source is None:
             raise RecordRefused(f"{path}: no metrics.json beside it says which run made it")
         _copy(path, source, table.name, scale_results, scale_recorded, manifest, replace, done)
-    _write_manifest(manifest_path, manifest, config)
+    _write_manifest(manifest_path, manifest, config, done)
     return done
 
 
@@ -154,7 +154,7 @@ def record_measurement(config: dict, name: str, *, results: Path = Path("results
     manifest = read_json(manifest_path) if manifest_path.is_file() else {"files": {}}
     done = Recorded()
     _copy(path, made, name, scale_results, scale_recorded, manifest, replace, done)
-    _write_manifest(manifest_path, manifest, config)
+    _write_manifest(manifest_path, manifest, config, done)
     return done
 
 
@@ -179,7 +179,11 @@ def _copy(path: Path, source: dict, owner: str, scale_results: Path, scale_recor
         threads=source.get("threads"), created=source.get("created"), wall_seconds=source.get("wall_seconds"))
 
 
-def _write_manifest(manifest_path: Path, manifest: dict, config: dict) -> None:
+def _write_manifest(manifest_path: Path, manifest: dict, config: dict, done: Recorded) -> None:
+    """Only when a file was copied: recording a piece again changes nothing, not even the date the
+    regenerated reports print as "last recorded"."""
+    if not done.copied:
+        return
     manifest["files"] = dict(sorted(manifest["files"].items()))
     manifest["scale"] = config["scale"]
     manifest["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

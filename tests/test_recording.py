@@ -54,8 +54,10 @@ def test_a_row_is_recorded_as_data_with_its_provenance(tmp_path, config, table1)
     entry = json.loads((into / "smoke" / MANIFEST).read_text())["files"]["table1/baseline/seed1234/history.csv"]
     assert entry["git_sha"] == CLEAN_SHA and entry["code_digest"] == "a" * 16 and entry["wall_seconds"] == 12.5
     assert len(done.copied) == 2 and not done.notes
+    manifest = (into / "smoke" / MANIFEST).read_text()
     again = record(config, table1, "baseline", 1234, results=results, into=into)
     assert not again.copied and len(again.unchanged) == 2
+    assert (into / "smoke" / MANIFEST).read_text() == manifest  # nothing new: not even the "updated" date moves
 
 
 @pytest.mark.parametrize("changes, expected", [
