@@ -222,11 +222,14 @@ def _check_settings(path: Path, made: dict, scale_results: Path, manifest: dict,
 
 
 def _code_notes(path: Path, made: dict, scale_results: Path, table, manifest: dict) -> list[str]:
-    recorded = {entry.get("code_digest") for entry in manifest["files"].values()
-                if entry.get("table") == table.name and entry.get("code_digest")}
+    """A piece made by other code than the table's recorded files of the same kind (file name): a
+    training run is compared with training runs, a timing file with timing files, whose process
+    loads other code."""
+    recorded = {entry.get("code_digest") for key, entry in manifest["files"].items()
+                if entry.get("table") == table.name and entry.get("code_digest") and Path(key).name == path.name}
     code = made.get("code_digest")
     if code and recorded and code not in recorded:
-        return [f"{path.relative_to(scale_results)}: made by code {code}, other pieces of {table.name} by "
+        return [f"{path.relative_to(scale_results)}: made by code {code}, other {path.name} of {table.name} by "
                 f"{', '.join(sorted(recorded))} (the report lists each file's code)"]
     return []
 

@@ -87,7 +87,12 @@ def test_pieces_made_by_other_code_are_recorded_and_named(tmp_path, config, tabl
     record(config, table1, "baseline", 1234, results=results, into=into)
     write_run(results, config, table1, "baseline", seed=1235, code_digest="b" * 16)
     done = record(config, table1, "baseline", 1235, results=results, into=into)
-    assert done.copied and "made by code bbbbbbbbbbbbbbbb, other pieces of table1 by aaaaaaaaaaaaaaaa" in done.notes[0]
+    assert done.copied and "made by code bbbbbbbbbbbbbbbb, other metrics.json of table1 by aaaaaaaaaaaaaaaa" in done.notes[0]
+    # a timing file is made by a process that loads other code: compared only with timing files
+    timing = results / "smoke" / "table1" / "timing_learned.json"
+    timing.write_text(json.dumps(dict(provenance=made(config, table1, "baseline", code_digest="t" * 16))))
+    again = record(config, table1, results=results, into=into)
+    assert not again.notes and any(path.name == "timing_learned.json" for path in again.copied)
 
 
 def test_a_recorded_file_is_replaced_only_when_asked(tmp_path, config, table1):

@@ -206,3 +206,20 @@ def test_without_a_comparison_every_claim_is_not_run(tmp_path, claims):
     lines = summary.claim_lines(claims, None, "smoke")
     assert {line.verdict for line in lines} == {"not run"}
     assert summary.easy_items(summary.ReproSummary("smoke", lines, [], [], [])) == ["No claim was reproduced at smoke."]
+
+
+def test_mixed_code_is_flagged_among_files_of_one_kind_only(tmp_path):
+    """Pieces of a table trained by other code are named; a timing file, made by a process that
+    loads the timing code, is not compared with the training runs (issue 24: pieces across commits)."""
+    def write(relative: str, code: str):
+        path = tmp_path / "mid" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"scale": "mid", "code_digest": code, "git_sha": "c" * 40}}))
+
+    for seed in (1234, 1235):
+        write(f"table1/baseline/seed{seed}/metrics.json", "a" * 16)
+    write("table1/baseline/seed1236/metrics.json", "b" * 16)
+    write("table1/timing_learned.json", "t" * 16)
+    notes = {line.file: line.note for line in report_sources.provenance_lines(tmp_path)}
+    assert notes["mid/table1/baseline/seed1236/metrics.json"] == "code bbbbbbbb differs from aaaaaaaa of most table1 metrics.json files"
+    assert notes["mid/table1/timing_learned.json"] == notes["mid/table1/baseline/seed1234/metrics.json"] == ""

@@ -190,18 +190,24 @@ def provenance_lines(results: Path) -> list[ProvenanceLine]:
 
 
 def _flag_mixed_code(lines: list[ProvenanceLine]) -> list[ProvenanceLine]:
-    """Name the files whose code digest is not the one most files of their table have: pieces of
-    one table made by different training or evaluation code (recorded across commits)."""
-    by_table: dict[str, list[str]] = {}
+    """Name the files whose code digest is not the one most files of their table and kind have:
+    pieces of one table made by different training or evaluation code (recorded across commits).
+    A kind is a file name: training runs (metrics.json) are compared with each other, a timing file
+    with timing files of its name, since each kind of job loads its own code."""
+    def kind(line: ProvenanceLine) -> tuple[str, str]:
+        parts = line.file.split("/")
+        return "/".join(parts[:2]), parts[-1]
+
+    by_kind: dict[tuple[str, str], list[str]] = {}
     for line in lines:
         if line.code != MISSING:
-            by_table.setdefault("/".join(line.file.split("/")[:2]), []).append(line.code)
-    usual = {table: max(set(codes), key=codes.count) for table, codes in by_table.items() if len(set(codes)) > 1}
+            by_kind.setdefault(kind(line), []).append(line.code)
+    usual = {key: max(set(codes), key=codes.count) for key, codes in by_kind.items() if len(set(codes)) > 1}
     flagged = []
     for line in lines:
-        table = "/".join(line.file.split("/")[:2])
-        if table in usual and line.code not in (MISSING, usual[table]):
-            note = f"code {line.code} differs from {usual[table]} of most {table.split('/')[1]} files"
+        key = kind(line)
+        if key in usual and line.code not in (MISSING, usual[key]):
+            note = f"code {line.code} differs from {usual[key]} of most {key[0].split('/')[1]} {key[1]} files"
             line = ProvenanceLine(**{**line.__dict__, "note": "; ".join(filter(None, [line.note, note]))})
         flagged.append(line)
     return flagged
