@@ -77,7 +77,6 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
     corpus = load_corpus(sliced)
     # The last training tokens: PTB's training file opens with a list of rare words, no text.
     train_tokens = corpus.train[-table["train_eval_tokens"]:]
-    resolved = resolved_settings(config, results, row, seed)
 
     def baseline_geometry(vocab: int) -> LSTMLanguageModel:
         width = resolved["width"]
@@ -89,6 +88,7 @@ def evaluate_row(config: dict, row: str, seed: int, results: Path) -> dict:
                     perplexity_train=evaluate(compact, train_tokens, table["eval"]["batch_size"],
                                               table["eval"]["num_steps"], device))
 
+    resolved = resolved_settings(config, results, row, seed)
     return evaluate_lm_row(sliced, TABLE, row, seed, row_dir(results, config, row, seed), lambda: resolved,
                               baseline_geometry, describe,
                               headline=lambda m: f"ISS sizes {m['iss_sizes']}, train perplexity {m['perplexity_train']:.2f}",

@@ -145,10 +145,9 @@ def grid_perplexities(config: dict, results: str | Path, row: str) -> dict[float
 
 
 def chosen_keep(config: dict, results: str | Path, row: str) -> float:
-    """The grid's keep ratio with the lowest validation perplexity (the first in grid order on a tie:
-    min keeps the first of equal keys)."""
+    """The grid's keep ratio with the lowest validation perplexity (the first in grid order on a tie)."""
     found = grid_perplexities(config, results, row)
-    return min(found, key=found.get)
+    return min(found, key=lambda keep: (found[keep], list(found).index(keep)))
 
 
 def learned_sizes(config: dict, results: str | Path, row: str, seed: int) -> list[int]:
