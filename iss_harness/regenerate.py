@@ -30,10 +30,15 @@ SCRATCH = Path("results") / ".regenerate"
 class Regenerated:
     written: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "table: why"
-    # table: the seeds its report covers of those the config asks for, where some are not recorded
-    partial: dict[str, str] = field(default_factory=dict)
-    # table: what its report covers, for the one-page report (the partial ones and the skipped ones)
+    # table: what its report covers where its record is incomplete (the seeds it is reported over,
+    # or that it is not reported), for the one-page report
     incomplete: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> dict[str, str]:
+        """The incomplete tables that were reported (over their first complete seeds)."""
+        skipped = {entry.split(":")[0] for entry in self.skipped}
+        return {name: covers for name, covers in self.incomplete.items() if name not in skipped}
 
 
 def report_table(table, config: dict, request: Request, done: Regenerated) -> None:
@@ -57,7 +62,7 @@ def report_table(table, config: dict, request: Request, done: Regenerated) -> No
             continue
         done.written += made
         if partial:
-            done.partial[table.name] = done.incomplete[table.name] = covers
+            done.incomplete[table.name] = covers
         return
     done.skipped.append(f"{table.name}: {missing} (record the missing pieces)")
     done.incomplete[table.name] = "not reported: its record lacks a piece its report needs (iss regenerate names it)"
