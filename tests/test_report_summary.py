@@ -202,6 +202,20 @@ def test_report_opens_with_the_summary_in_both_formats(results, claims_file):
     assert r"\textbf{direct\_worse} (mid): contradicted." in tex and r"\subsection{What was difficult}" in tex
 
 
+def test_a_regenerated_report_says_what_the_record_lacks_instead_of_a_command_to_run(results, claims_file):
+    """Running the workflow does not fill a committed report's gaps; recording the missing pieces does."""
+    reports = results.parent / "reports" / "mid"
+    incomplete = {"table1_width": "not reported: its record lacks a piece its report needs (iss regenerate names it)"}
+    config = {**CONFIG, "recorded": dict(manifest="recorded/mid/MANIFEST.json", date="2026-12-07", incomplete=incomplete)}
+    report.build(config, results, reports, claims_path=claims_file)
+    md = (reports / "report.md").read_text(encoding="utf-8")
+    assert "snakemake reports/mid/table" not in md
+    assert "Not reported yet: its recorded runs lack pieces its report needs (see Methodology)." in md
+    assert "No run of it is recorded at mid." in md and "| no: no run of it is recorded at mid |" in md
+    tex = (reports / "report.tex").read_text(encoding="utf-8")
+    assert "snakemake reports/mid/table" not in tex and "No run of it is recorded at mid." in tex
+
+
 def test_without_a_comparison_every_claim_is_not_run(tmp_path, claims):
     lines = summary.claim_lines(claims, None, "smoke")
     assert {line.verdict for line in lines} == {"not run"}

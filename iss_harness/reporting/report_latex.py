@@ -223,7 +223,8 @@ def _tables_latex(g: Gathered) -> list[str]:
              r"\begin{tabular}{lp{0.55\linewidth}p{0.15\linewidth}l}", r"\toprule",
              r"Table & Paper's caption & Scale of the results & Built \\", r"\midrule"]
     parts += [" & ".join([tex_text(s.name), tex_text(s.title), tex_text(scales_text(s)),
-                          "yes" if s.latex else "not yet"]) + r" \\" for s in g.sections]
+                          "yes" if s.latex else ("not yet" if s.name not in g.unbuilt else "no")]) + r" \\"
+              for s in g.sections]
     return parts + [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
 
 
@@ -263,7 +264,7 @@ def render_latex_report(g: Gathered) -> str:
     for s in sections:
         parts.append(rf"\section{{{tex_text(s.name)}: {tex_text(s.title)}}}")
         if s.latex is None:
-            parts += [tex_text(f"Not built yet: snakemake reports/{g.scale}/{s.name}.tex."), ""]
+            parts += [tex_text(g.not_built_sentence(s.name, "tex").replace("`", "")), ""]
             continue
         # Landscape pages: the tables have many columns (pdflscape turns the page in PDF viewers).
         parts += [tex_text(f"Scale of these results: {scales_text(s)}. Source: reports/{g.scale}/{s.name}.tex "

@@ -102,7 +102,7 @@ def _scope_markdown(g: Gathered) -> list[str]:
              "The paper's tables, and the scale each was run at here:", "",
              "| Table | Paper's caption | Scale of the results | Built |", "|---|---|---|---|"]
     for s in g.sections:
-        built = "yes" if s.markdown else f"no: `snakemake reports/{g.scale}/{s.name}.md`"
+        built = "yes" if s.markdown else f"no: {g.unbuilt.get(s.name, f'`snakemake reports/{g.scale}/{s.name}.md`')}"
         parts.append(f"| [{s.name}](#{s.name}) | {s.title} | {scales_text(s)} | {built} |")
     return parts + [""]
 
@@ -129,8 +129,7 @@ def render_markdown_report(g: Gathered) -> str:
     for s in sections:
         parts += [f'<a id="{s.name}"></a>', ""]
         if s.markdown is None:
-            parts += [f"## {s.name}: {s.title}", "",
-                      f"Not built yet: `snakemake reports/{g.scale}/{s.name}.md`.", ""]
+            parts += [f"## {s.name}: {s.title}", "", g.not_built_sentence(s.name, "md"), ""]
             continue
         title, body = _split_title(s.markdown)
         parts += [f"## {title or s.title}", "",

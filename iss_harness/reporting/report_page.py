@@ -5,7 +5,7 @@ reads everything once (``report_sources``: the files; ``summary``: the opening) 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from iss_harness.paper.claims import load_claims
@@ -44,6 +44,15 @@ class Gathered:
     repro: ReproSummary  # the opening: scope, methodology, results per claim, easy and difficult
     made: str = ""   # "made at git X on D", or "regenerated from the recorded runs (...)"
     dated: str = ""  # the LaTeX title's date line
+    # table: why it has no section in a report regenerated from recorded runs (``unbuilt_reasons``)
+    unbuilt: dict[str, str] = field(default_factory=dict)
+
+    def not_built_sentence(self, name: str, extension: str) -> str:
+        """What a table without a section says: a run names the target that builds it; a report
+        regenerated from recorded runs says what its record lacks, since running is not the remedy."""
+        if name in self.unbuilt:
+            return sentence(self.unbuilt[name])
+        return f"Not built yet: `snakemake reports/{self.scale}/{name}.{extension}`."
 
 
 def gather(config: dict, results: Path, reports: Path, paper_path: Path | None = None,
@@ -58,7 +67,25 @@ def gather(config: dict, results: Path, reports: Path, paper_path: Path | None =
     return Gathered(scale=config["scale"], sections=sections, summary=summary, stems=figure_stems(reports),
                     provenance=provenance, keys=version_sets(provenance),
                     speed=sparsity_speed_rows(results, config["scale"]), reports=Path(reports),
-                    walls=wall_totals(provenance), repro=repro, made=report_made(config), dated=report_dated(config))
+                    walls=wall_totals(provenance), repro=repro, made=report_made(config), dated=report_dated(config),
+                    unbuilt=unbuilt_reasons(config, sections))
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence of its own: capitalised, with a full stop."""
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def unbuilt_reasons(config: dict, sections: list[TableSection]) -> dict[str, str]:
+    """In a report regenerated from recorded runs (config ``recorded``), why each table has no
+    section: its record lacks pieces its report needs, or none of its runs is recorded."""
+    recorded = config.get("recorded")
+    if not recorded:
+        return {}
+    incomplete = recorded.get("incomplete") or {}
+    return {s.name: ("not reported yet: its recorded runs lack pieces its report needs (see Methodology)"
+                     if s.name in incomplete else f"no run of it is recorded at {config['scale']}")
+            for s in sections if s.markdown is None}
 
 
 def report_dated(config: dict) -> str:
