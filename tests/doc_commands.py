@@ -50,6 +50,7 @@ HOW: dict[str, tuple[str, str | None]] = {
     "ISS_DATA_MIRROR=../shared/data pytest -m data": ("collect", None),
     "python benchmarks/ptb_speed.py --rounds 10": ("help", None),
     "python benchmarks/rhn_speed.py": ("help", None),
+    "python benchmarks/denormal_states.py": ("help", None),
 }
 SUFFIX = {"dry": " -n", "collect": " --collect-only -q", "help": " --help"}
 
