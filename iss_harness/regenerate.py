@@ -15,6 +15,7 @@ the same at every commit.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,18 @@ def report_table(table, config: dict, request: Request, done: Regenerated) -> No
         if partial:
             done.incomplete[table.name] = covers
         return
-    done.skipped.append(f"{table.name}: {missing} (record the missing pieces)")
+    done.skipped.append(f"{table.name}: {_lacking(missing, request.results)}")
     done.incomplete[table.name] = "not reported: its record lacks a piece its report needs (iss regenerate names it)"
+
+
+def _lacking(error: Exception, results: Path) -> str:
+    """What the record lacks, named as a recorded file: a missing results file's message
+    (iss_harness.io.read_json) tells a run to make it, but a regeneration makes nothing."""
+    missing = re.match(r"(\S+) does not exist", str(error))
+    if missing is None or not Path(missing[1]).is_relative_to(results):
+        return f"{error} (record the missing pieces)"
+    recorded = RECORDED / Path(missing[1]).relative_to(results)
+    return f"its record lacks {recorded.as_posix()} (iss record the run that makes it)"
 
 
 def _paths(made) -> list[Path]:

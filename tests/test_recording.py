@@ -176,7 +176,8 @@ def _table_whose_report_needs(recorded_seeds: set[int]):
     def report(config, request):
         seeds = table_seeds(config, "table1")
         if not set(seeds) <= recorded_seeds:
-            raise FileNotFoundError(f"results/smoke/table1/baseline/seed{max(seeds)}/metrics.json does not exist")
+            raise FileNotFoundError(f"{request.results}/smoke/table1/baseline/seed{max(seeds)}/metrics.json does not "
+                                    f"exist: run the step that produces it first")
         request.seen.append((seeds, config["recorded"].get("covers", "")))
         return [Path("table1.md")]
 
@@ -204,7 +205,7 @@ def test_an_incomplete_record_is_reported_over_its_complete_seeds_and_says_so(co
     from iss_harness.regenerate import Regenerated, report_table
     table = _table_whose_report_needs(recorded_seeds)
     stamped = _stamped(config, table)
-    request, done = SimpleNamespace(seen=[]), Regenerated()
+    request, done = SimpleNamespace(seen=[], results=Path("results")), Regenerated()
     report_table(table, stamped, request, done)
     assert request.seen == [(reported, covers or "")] and done.written == [Path("table1.md")] and not done.skipped
     assert done.incomplete == done.partial == ({"table1": covers} if covers else {})
@@ -214,12 +215,13 @@ def test_an_incomplete_record_is_reported_over_its_complete_seeds_and_says_so(co
 
 
 def test_a_table_with_no_complete_seed_is_skipped_and_named(config):
+    """The skip names the recorded file the record lacks, not the scratch copy or a command that runs it."""
     from types import SimpleNamespace
 
-    from iss_harness.regenerate import Regenerated, report_table
+    from iss_harness.regenerate import SCRATCH, Regenerated, report_table
     table = _table_whose_report_needs({1235})
     done = Regenerated()
-    report_table(table, _stamped(config, table), SimpleNamespace(seen=[]), done)
+    report_table(table, _stamped(config, table), SimpleNamespace(seen=[], results=SCRATCH), done)
     assert not done.written and done.skipped == [
-        "table1: results/smoke/table1/baseline/seed1236/metrics.json does not exist (record the missing pieces)"]
+        "table1: its record lacks recorded/smoke/table1/baseline/seed1236/metrics.json (iss record the run that makes it)"]
     assert done.incomplete["table1"].startswith("not reported") and done.partial == {}
