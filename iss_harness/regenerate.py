@@ -55,11 +55,14 @@ def report_table(table, config: dict, request: Request, done: Regenerated) -> No
         covers = f"seeds {_seed_list(seeds)} of {_seed_list(configured)}; the others are not recorded yet" if partial else ""
         settings = config if not partial else {**table.with_seeds(config, seeds),
                                                "recorded": {**config["recorded"], "covers": covers}}
+        before = _files(request)
         try:
             made = [path for step in ("report", "figures") if step in table.steps
                     for path in _paths(table.steps[step](settings, request))]
         except (FileNotFoundError, KeyError) as error:
             missing = missing or error  # the full record's first missing file is the one to name
+            for path in _files(request) - before:  # what the failed attempt's first steps wrote
+                path.unlink()
             continue
         done.written += made
         if partial:
@@ -67,6 +70,13 @@ def report_table(table, config: dict, request: Request, done: Regenerated) -> No
         return
     done.skipped.append(f"{table.name}: {_lacking(missing, request.results)}")
     done.incomplete[table.name] = "not reported: its record lacks a piece its report needs (iss regenerate names it)"
+
+
+def _files(request: Request) -> set[Path]:
+    """Every file under the request's results and reports folders: an attempt that fails half way
+    (its table written, its figures not) leaves nothing that a report or the tidy tables would list."""
+    return {path for folder in (request.results, request.reports) if Path(folder).is_dir()
+            for path in Path(folder).rglob("*") if path.is_file()}
 
 
 def _lacking(error: Exception, results: Path) -> str:

@@ -205,7 +205,7 @@ def test_an_incomplete_record_is_reported_over_its_complete_seeds_and_says_so(co
     from iss_harness.regenerate import Regenerated, report_table
     table = _table_whose_report_needs(recorded_seeds)
     stamped = _stamped(config, table)
-    request, done = SimpleNamespace(seen=[], results=Path("results")), Regenerated()
+    request, done = SimpleNamespace(seen=[], results=Path("results"), reports=Path("no-reports")), Regenerated()
     report_table(table, stamped, request, done)
     assert request.seen == [(reported, covers or "")] and done.written == [Path("table1.md")] and not done.skipped
     assert done.incomplete == done.partial == ({"table1": covers} if covers else {})
@@ -221,7 +221,35 @@ def test_a_table_with_no_complete_seed_is_skipped_and_named(config):
     from iss_harness.regenerate import SCRATCH, Regenerated, report_table
     table = _table_whose_report_needs({1235})
     done = Regenerated()
-    report_table(table, _stamped(config, table), SimpleNamespace(seen=[], results=SCRATCH), done)
+    report_table(table, _stamped(config, table), SimpleNamespace(seen=[], results=SCRATCH, reports=Path("no-reports")), done)
     assert not done.written and done.skipped == [
         "table1: its record lacks recorded/smoke/table1/baseline/seed1236/metrics.json (iss record the run that makes it)"]
     assert done.incomplete["table1"].startswith("not reported") and done.partial == {}
+
+
+def test_a_failed_attempt_leaves_nothing_behind(config, tmp_path):
+    """A table whose report is written but whose figures lack a recorded file is skipped, and the
+    report it wrote is removed: otherwise the one-page report would list the table as built."""
+    from types import SimpleNamespace
+
+    from iss_harness.regenerate import Regenerated, report_table
+    from iss_harness.tables.registry import Table
+
+    request = SimpleNamespace(results=tmp_path / "results", reports=tmp_path / "reports")
+    request.reports.mkdir()
+    (request.reports / "earlier.md").write_text("kept")
+
+    def report(config, request):
+        (request.reports / "table1.md").write_text("half a report")
+        return request.reports / "table1.md"
+
+    def figures(config, request):
+        raise FileNotFoundError(f"{request.results}/smoke/table1/timing.json does not exist")
+
+    step = lambda function: type("Step", (), {"__call__": lambda self, c, r: function(c, r)})()
+    table = Table(name="table1", rows=lambda c: ["baseline"], seeds=None,
+                  steps={"report": step(report), "figures": step(figures)})
+    done = Regenerated()
+    report_table(table, {**config, "recorded": dict(manifest="m", date="2026-12-07")}, request, done)
+    assert done.skipped and not done.written
+    assert sorted(path.name for path in request.reports.iterdir()) == ["earlier.md"]
