@@ -20,6 +20,8 @@
     iss record   --table T [--row R [--seed N]] | --measurement sparsity_speed
                                               a finished piece's results files into recorded/<scale>/
     iss regenerate                            reports/<scale>/ again from recorded/<scale>/ (no torch)
+    iss restore  [--table T]                  recorded/<scale>/ back into results/<scale>/, to continue a
+                                              record elsewhere: the workflow then runs only what is missing
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
                                               sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
 
@@ -47,7 +49,7 @@ from iss_harness.tasks.paths import ExperimentError, TrainingDiverged, scale_roo
 # and, as JSON, what Snakemake's command line added. Options given to `iss` win over both.
 CONFIG_VARIABLE, OVERRIDES_VARIABLE = "ISS_CONFIG", "ISS_CONFIG_OVERRIDES"
 # Commands that read and write results files only: they run where torch is not installed.
-TORCH_FREE_COMMANDS = ("check-config", "compare", "record", "regenerate")
+TORCH_FREE_COMMANDS = ("check-config", "compare", "record", "regenerate", "restore")
 
 
 def configuration_sources(args: argparse.Namespace) -> tuple[list[str] | None, str | None]:
@@ -149,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "(recorded/<scale>/): no training, no torch")
     regenerate.add_argument("--recorded", type=Path, default=Path("recorded"), help="the recorded runs' folder")
     _common(regenerate)
+    restore = commands.add_parser("restore", help="copy the recorded runs (recorded/<scale>/) back into "
+                                                  "results/<scale>/ to continue a record: snakemake then "
+                                                  "runs only the pieces that are not recorded")
+    restore.add_argument("--table", default=None, help="only this table's results folder (default: every recorded file)")
+    restore.add_argument("--recorded", type=Path, default=Path("recorded"), help="the recorded runs' folder")
+    _common(restore)
     speed = commands.add_parser("sparsity-speed", help="time one LSTM layer's multiply, structured vs "
                                                        "non-structured sparsity, and plot it")
     speed.add_argument("--plot-only", action="store_true",
@@ -238,6 +246,13 @@ def run(args: argparse.Namespace) -> None:
         for name, covers in done.partial.items():
             print(f"iss regenerate: {name} reported over {covers}")
         print(f"iss regenerate: {len(done.written)} file(s) written under {args.reports}")
+        return
+    if args.command == "restore":
+        from iss_harness import recording
+        table = registry.table(args.table) if args.table is not None else None
+        done = recording.restore(config, table, recorded=args.recorded, results=args.results)
+        print(f"iss restore: {len(done.copied)} recorded file(s) copied into {args.results / config['scale']}, "
+              f"{len(done.kept)} already there kept")
         return
     if args.command == "record":
         from iss_harness import recording

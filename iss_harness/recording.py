@@ -23,16 +23,21 @@ regenerated, not recorded)
 
 and records, but names, pieces whose code digest differs from pieces already recorded for the table
 (the reports list it per file).
+
+``restore`` copies a recorded scale back into ``results/<scale>/`` so that a record can be continued
+in a fresh clone or on another machine: the workflow then runs only the pieces that are not
+recorded.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from iss_harness.config import json_digest
-from iss_harness.io import UnreadableFile, read_json, write_json_atomic, write_text_atomic
+from iss_harness.io import UnreadableFile, read_json, replacing, write_json_atomic, write_text_atomic
 from iss_harness.tasks.paths import ExperimentError, run_dir, scale_root, table_dir
 
 RECORDED = Path("recorded")
@@ -53,6 +58,13 @@ class Recorded:
     copied: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Restored:
+    """What ``restore`` did: recorded files copied into results/, and results files left as they were."""
+    copied: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
 
 
 def sha256(path: Path) -> str:
@@ -155,6 +167,36 @@ def record_measurement(config: dict, name: str, *, results: Path = Path("results
     done = Recorded()
     _copy(path, made, name, scale_results, scale_recorded, manifest, replace, done)
     _write_manifest(manifest_path, manifest, config, done)
+    return done
+
+
+def restore(config: dict, table=None, *, recorded: Path = RECORDED, results: Path = Path("results")) -> Restored:
+    """Copy the recorded files of the config's scale (of ``table``'s results folder only, when given)
+    into ``results/<scale>/``, checked against the manifest's sha256; a file already in results/ is
+    kept. A copy gets the current time, not the recorded file's: Snakemake then takes a restored
+    run as made after the data it read, and trains only what is missing (a restored run has no
+    model file, so a step that reads one, such as timing the first seed's compact models, trains
+    that run again)."""
+    scale_recorded, scale_results = scale_root(recorded, config), scale_root(results, config)
+    manifest_path = scale_recorded / MANIFEST
+    if not manifest_path.is_file():
+        raise RecordRefused(f"{manifest_path} does not exist: no run of scale {config['scale']!r} is recorded")
+    files = read_json(manifest_path)["files"]
+    folder = None if table is None else table.results_folder
+    done = Restored()
+    for relative, entry in files.items():
+        if folder is not None and relative.split("/")[0] != folder:
+            continue
+        source, target = scale_recorded / relative, scale_results / relative
+        if target.exists():
+            done.kept.append(target)
+            continue
+        if not source.is_file() or sha256(source) != entry["sha256"]:
+            raise RecordRefused(f"{source} is missing or differs from its sha256 in {manifest_path}; restore "
+                                f"the recorded folder from git (git checkout -- {scale_recorded})")
+        with replacing(target) as temp:
+            shutil.copyfile(source, temp)
+        done.copied.append(target)
     return done
 
 

@@ -253,3 +253,37 @@ def test_a_failed_attempt_leaves_nothing_behind(config, tmp_path):
     report_table(table, {**config, "recorded": dict(manifest="m", date="2026-12-07")}, request, done)
     assert done.skipped and not done.written
     assert sorted(path.name for path in request.reports.iterdir()) == ["earlier.md"]
+
+
+def test_a_record_is_restored_into_results_to_be_continued(tmp_path, config, table1):
+    """Issue 24: a record is continued in a fresh clone or on another machine: `iss restore` copies the
+    recorded files back (checked against the manifest, newer than the data, never over a local
+    file), so that the workflow runs only the pieces that are not recorded."""
+    import os
+    import time
+
+    from iss_harness.recording import restore
+    made_here, into, elsewhere = tmp_path / "results", tmp_path / "recorded", tmp_path / "clone" / "results"
+    write_run(made_here, config, table1, "baseline")
+    write_run(made_here, config, table1, "iss_a")
+    record(config, table1, results=made_here, into=into)
+    local = elsewhere / "smoke" / "table1" / "iss_a" / "seed1234" / "history.csv"
+    local.parent.mkdir(parents=True)
+    local.write_text("this machine's own run\n")
+    before = time.time() - 1
+    done = restore(config, table1, recorded=into, results=elsewhere)
+    restored = sorted(path.relative_to(elsewhere).as_posix() for path in done.copied)
+    assert restored == ["smoke/table1/baseline/seed1234/history.csv", "smoke/table1/baseline/seed1234/metrics.json",
+                        "smoke/table1/iss_a/seed1234/metrics.json"]  # data only: no model, no manifest
+    assert done.kept == [local] and local.read_text() == "this machine's own run\n"
+    assert all(os.path.getmtime(path) >= before for path in done.copied)  # newer than the data it was made from
+    assert not restore(config, load_tables(config)["table2"], recorded=into, results=elsewhere).copied
+    (into / "smoke" / "table1" / "baseline" / "seed1234" / "metrics.json").write_text("{}")
+    (elsewhere / "smoke" / "table1" / "baseline" / "seed1234" / "metrics.json").unlink()
+    with pytest.raises(RecordRefused, match="differs from its sha256"):
+        restore(config, recorded=into, results=elsewhere)
+
+
+def test_restore_without_a_record_says_so(tmp_path, capsys):
+    assert main(["--scale", "mid", "restore", "--recorded", str(tmp_path / "nothing"), "--results", str(tmp_path / "r")]) == 2
+    assert "no run of scale 'mid' is recorded" in capsys.readouterr().err
