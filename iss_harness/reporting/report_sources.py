@@ -26,6 +26,16 @@ FIGURES: dict[str, str] = {
                               "left per LSTM layer in the ISS rows.",
     "table1_iss_sparsity": "Table 1: the ISS model's weight matrices; removed components are white stripes "
                            "of rows and columns, as in the paper's figure.",
+    "table1_pareto": "Table 1's trade-off sweep: validation perplexity relative to the baseline's against "
+                     "weights (left) and measured speedup (right), for ISS from scratch and from the trained "
+                     "baseline at several lambdas and for the direct design at each size ISS learned; the "
+                     "paper's rows relative to its own baseline. A row with no timing recorded has no point "
+                     "on the right.",
+    "table1_width": "The width experiment: per width, the validation perplexity of ISS and of the direct design "
+                    "at ISS's sizes relative to that width's baseline (seed mean and spread), the gap between "
+                    "them in % of the baseline (paired by seed; above 0, ISS is better), the paper's rows at 1500 "
+                    "units relative to its own baseline, and the training and validation perplexity of the grid's "
+                    "baseline with the least dropout (how much room each width has).",
     "rhn_tradeoff": "Table 2: RHN validation perplexity against width as λ grows, this run and the paper's.",
     "bidaf_group_norms": "Table 3: histogram of the BiDAF ISS group norms, baseline against ISS.",
     "speedup_vs_sparsity": "The paper's motivation, measured here: one LSTM layer's multiply (the paper's "
