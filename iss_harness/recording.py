@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,10 +175,12 @@ def record_measurement(config: dict, name: str, *, results: Path = Path("results
 def restore(config: dict, table=None, *, recorded: Path = RECORDED, results: Path = Path("results")) -> Restored:
     """Copy the recorded files of the config's scale (of ``table``'s results folder only, when given)
     into ``results/<scale>/``, checked against the manifest's sha256; a file already in results/ is
-    kept. A copy gets the current time, not the recorded file's: Snakemake then takes a restored
-    run as made after the data it read, and trains only what is missing (a restored run has no
-    model file, so a step that reads one, such as timing the first seed's compact models, trains
-    that run again)."""
+    kept. Every copy gets one time, now, not the recorded file's: Snakemake then takes a restored
+    run as made after the data it read and no earlier than the restored runs it read (the ISS sizes
+    a direct design trains at), and trains only what is missing; fetch the data first. A restored
+    run has no model file, so a step that reads one, such as timing the first seed's compact
+    models, trains that run again."""
+    now = time.time()
     scale_recorded, scale_results = scale_root(recorded, config), scale_root(results, config)
     manifest_path = scale_recorded / MANIFEST
     if not manifest_path.is_file():
@@ -196,6 +200,7 @@ def restore(config: dict, table=None, *, recorded: Path = RECORDED, results: Pat
                                 f"the recorded folder from git (git checkout -- {scale_recorded})")
         with replacing(target) as temp:
             shutil.copyfile(source, temp)
+        os.utime(target, (now, now))
         done.copied.append(target)
     return done
 

@@ -44,6 +44,8 @@ HOW: dict[str, tuple[str, str | None]] = {
     "resources/data/squad/train-v1.1.json resources/data/glove/glove.6B.100d.txt --config scale=paper": ("dry", None),
     "iss train --table table1 --row baseline --restart": ("help", None),
     "iss fetch-data ptb": ("run", None),
+    "iss restore --scale mid": ("run", None),
+    "snakemake --cores 2 table1_width --config scale=mid": ("dry", None),
     "iss --help": ("run", None),
     "iss compare --check-only": ("run", None),
     "pytest -m slow": ("collect", None),
