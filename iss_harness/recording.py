@@ -69,6 +69,15 @@ class Restored:
     kept: list[Path] = field(default_factory=list)
 
 
+def read_manifest(recorded: Path, config: dict) -> tuple[Path, dict]:
+    """The path and contents of the config's scale's manifest, or RecordRefused when none is recorded."""
+    manifest_path = scale_root(recorded, config) / MANIFEST
+    if not manifest_path.is_file():
+        raise RecordRefused(f"{manifest_path} does not exist: no run of scale {config['scale']!r} is recorded "
+                            f"(iss record --table T after a finished run)")
+    return manifest_path, read_json(manifest_path)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -182,10 +191,8 @@ def restore(config: dict, table=None, *, recorded: Path = RECORDED, results: Pat
     models, trains that run again."""
     now = time.time()
     scale_recorded, scale_results = scale_root(recorded, config), scale_root(results, config)
-    manifest_path = scale_recorded / MANIFEST
-    if not manifest_path.is_file():
-        raise RecordRefused(f"{manifest_path} does not exist: no run of scale {config['scale']!r} is recorded")
-    files = read_json(manifest_path)["files"]
+    manifest_path, manifest = read_manifest(recorded, config)
+    files = manifest["files"]
     folder = None if table is None else table.results_folder
     done = Restored()
     for relative, entry in files.items():

@@ -20,8 +20,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iss_harness.io import read_json, write_text_atomic
-from iss_harness.recording import MANIFEST, MEASUREMENTS, RECORDED, RecordRefused
+from iss_harness.io import write_text_atomic
+from iss_harness.recording import MEASUREMENTS, RECORDED, read_manifest
 from iss_harness.tables.registry import Request, load_tables, paper_files
 
 SCRATCH = Path("results") / ".regenerate"
@@ -118,11 +118,7 @@ def regenerate(config: dict, recorded: Path = RECORDED, reports: Path | None = N
     from iss_harness.reporting import report
     scale = config["scale"]
     source = Path(recorded) / scale
-    manifest_path = source / MANIFEST
-    if not manifest_path.is_file():
-        raise RecordRefused(f"{manifest_path} does not exist: no run of scale {scale!r} is recorded "
-                            f"(iss record --table T after a finished run)")
-    manifest = read_json(manifest_path)
+    manifest_path, manifest = read_manifest(recorded, config)
     reports = Path(reports) if reports is not None else Path("reports") / scale
     stamped = {**config, "recorded": dict(manifest=manifest_path.as_posix(), date=str(manifest["updated"])[:10])}
     done = Regenerated()
