@@ -215,6 +215,8 @@ def test_empty_tree_builds_a_report_that_says_what_is_missing(tmp_path, config):
     assert "Not run yet: `snakemake reports/smoke/comparison.md`" in md
     assert "No figures yet" in md and "No results files yet." in md
     assert md.count("Not built yet") == 4  # the paper's three tables and the width experiment
+    # the scale column reads each table's tidy CSV: without it, it names the CSV (jobs may still be recorded)
+    assert "| none yet (no table1_width.csv) |" in md
     assert (tmp_path / "reports" / "report.tex").read_text().rstrip().endswith(r"\end{document}")
 
 

@@ -332,4 +332,6 @@ def clip(text, limit: int = 220) -> str:
 
 
 def scales_text(section: TableSection) -> str:
-    return ", ".join(section.scales) if section.scales else "no results file"
+    # The scale column reads the table's tidy CSV, which is written only when the table's report is built;
+    # a table with recorded jobs but no report yet has none, so name the CSV rather than say "no results".
+    return ", ".join(section.scales) if section.scales else f"none yet (no {section.name}.csv)"
