@@ -241,8 +241,8 @@ def run(args: argparse.Namespace) -> None:
     if args.command == "regenerate":
         from iss_harness.regenerate import regenerate
         done = regenerate(config, args.recorded, args.reports)
-        for skipped in done.skipped:
-            print(f"iss regenerate: skipped {skipped}")
+        for name, why in done.skipped.items():
+            print(f"iss regenerate: skipped {name}: {why}")
         for name, covers in done.partial.items():
             print(f"iss regenerate: {name} reported over {covers}")
         print(f"iss regenerate: {len(done.written)} file(s) written under {args.reports}")

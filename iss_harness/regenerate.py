@@ -30,7 +30,7 @@ SCRATCH = Path("results") / ".regenerate"
 @dataclass
 class Regenerated:
     written: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # "table: why"
+    skipped: dict[str, str] = field(default_factory=dict)  # table: why it was not reported
     # table: what its report covers where its record is incomplete (the seeds it is reported over,
     # or that it is not reported), for the one-page report
     incomplete: dict[str, str] = field(default_factory=dict)
@@ -38,8 +38,7 @@ class Regenerated:
     @property
     def partial(self) -> dict[str, str]:
         """The incomplete tables that were reported (over their first complete seeds)."""
-        skipped = {entry.split(":")[0] for entry in self.skipped}
-        return {name: covers for name, covers in self.incomplete.items() if name not in skipped}
+        return {name: covers for name, covers in self.incomplete.items() if name not in self.skipped}
 
 
 def report_table(table, config: dict, request: Request, done: Regenerated) -> None:
@@ -68,7 +67,7 @@ def report_table(table, config: dict, request: Request, done: Regenerated) -> No
         if partial:
             done.incomplete[table.name] = covers
         return
-    done.skipped.append(f"{table.name}: {_lacking(missing, request.results)}")
+    done.skipped[table.name] = _lacking(missing, request.results)
     done.incomplete[table.name] = "not reported: its record lacks a piece its report needs (iss regenerate names it)"
 
 

@@ -222,8 +222,8 @@ def test_a_table_with_no_complete_seed_is_skipped_and_named(config):
     table = _table_whose_report_needs({1235})
     done = Regenerated()
     report_table(table, _stamped(config, table), SimpleNamespace(seen=[], results=SCRATCH, reports=Path("no-reports")), done)
-    assert not done.written and done.skipped == [
-        "table1: its record lacks recorded/smoke/table1/baseline/seed1236/metrics.json (iss record the run that makes it)"]
+    assert not done.written and done.skipped == {
+        "table1": "its record lacks recorded/smoke/table1/baseline/seed1236/metrics.json (iss record the run that makes it)"}
     assert done.incomplete["table1"].startswith("not reported") and done.partial == {}
 
 
