@@ -1,5 +1,5 @@
 """Why ISS training at a strong lambda can be several times slower per step on an x86 CPU (prints
-the ratios; not a test).
+the ratios; --record keeps them; not a test).
 
 A unit that ISS has removed owns only zeros: its gate rows, its recurrent column, its column in the
 next layer and (after the element threshold) its input-side gate biases. Its candidate value is
@@ -18,13 +18,12 @@ backward over 35 x 20 tokens) from three carried states, interleaved in one proc
 (iss_harness.tasks.timing): the removed units' cell state zero, the same state denormal, and the
 denormal state with denormals flushed to zero.
 
-    python benchmarks/denormal_states.py [--rounds 6] [--threads 1]
+    python benchmarks/denormal_states.py [--rounds 6] [--threads 1] [--record]
 """
-import argparse
-
 import torch
 import torch.nn.functional as F
 
+from _cli import finish, parser, start
 from iss_harness.models.lstm_lm import FORGET_BLOCK, LSTMLanguageModel
 from iss_harness.tasks import timing
 
@@ -78,11 +77,9 @@ def training_step(model, tokens, state, flush: bool):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {timing.machine_info()}")
+    args = parser(__doc__, rounds=6, threads="1").parse_args()
+    threads = int(args.threads)
+    run = start(args)
     if not torch.set_flush_denormal(False):
         print("this CPU cannot flush denormals (torch.set_flush_denormal needs SSE3 on x86): nothing to measure")
         return
@@ -92,17 +89,19 @@ def main() -> None:
     removed = remove_units(model, REMOVED_FRACTION)
     tokens = torch.randint(0, VOCAB, (STEPS + 1, BATCH))
     zero, denormal = carried_state(model, removed, 0.0), carried_state(model, removed, DENORMAL)
-    candidates = [timing.Candidate("removed units' state zero", training_step(model, tokens, zero, False), args.threads),
-                  timing.Candidate("state denormal", training_step(model, tokens, denormal, False), args.threads),
+    candidates = [timing.Candidate("removed units' state zero", training_step(model, tokens, zero, False), threads),
+                  timing.Candidate("state denormal", training_step(model, tokens, denormal, False), threads),
                   timing.Candidate("state denormal, flushed to zero", training_step(model, tokens, denormal, True),
-                                   args.threads)]
+                                   threads)]
     summary = timing.interleaved(candidates, rounds=args.rounds, chunk_seconds=1.0, inference=False)
     base = summary["removed units' state zero"]["median_ms"]
-    print(f"\nTraining step, 2 x {HIDDEN} units, {int(100 * REMOVED_FRACTION)} % removed per layer, forget bias "
-          f"{FORGET_BIAS}, batch {BATCH} x {STEPS}, {args.threads} thread(s), {args.rounds} interleaved rounds")
-    for name, s in summary.items():
-        print(f"  {name:34s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base:.2f}x; p10 {s['p10_ms']:.1f}, "
-              f"p90 {s['p90_ms']:.1f}, {s['calls']} calls)")
+    rows = [[name, f"{s['median_ms']:.1f}", f"{s['median_ms'] / base:.2f}x", f"{s['p10_ms']:.1f}", f"{s['p90_ms']:.1f}",
+             str(s["calls"])] for name, s in summary.items()]
+    title = (f"Training step, 2 x {HIDDEN} units, {int(100 * REMOVED_FRACTION)} % removed per layer, forget bias "
+             f"{FORGET_BIAS}, batch {BATCH} x {STEPS}, {threads} thread(s), {args.rounds} interleaved rounds")
+    finish(run, __doc__, [dict(title=title, columns=["Carried state of the removed units", "Median ms",
+                                                     "Vs state zero", "p10 ms", "p90 ms", "Calls"], rows=rows,
+                               notes=[], raw=summary)])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Speed figures for Table 1 on this machine (prints them; not a test).
+"""Speed figures for Table 1 on this machine (prints them; --record keeps them; not a test).
 
 1. Training-step overhead of ISS at the paper's size (hidden 1500, embedding 1500, vocabulary
    10,000, batch 20 x 35): plain step vs + group-Lasso gradient vs + per-step zero threshold.
@@ -8,42 +8,46 @@
 
 Both are measured interleaved in one process (iss_harness.tasks.timing): ratios, not absolute times, are the result.
 
-    python benchmarks/ptb_speed.py [--rounds 4] [--threads 1,2] [--skip-training] [--skip-inference]
+    python benchmarks/ptb_speed.py [--rounds 4] [--threads 1,2] [--skip-training] [--skip-inference] [--record]
 """
 import torch
 
-from _cli import main
+from _cli import main, overhead_section, paths_section
 from iss_harness.tasks import timing
 from iss.counting import cost_summary
 from iss_harness.models.lstm_lm import LSTMLanguageModel
 from iss_harness.tables.table1.experiment import PAPER_VOCAB, paper_sizes
 
 
-def training_overhead(rounds: int, threads: int) -> None:
+def training_overhead(rounds: int, threads: int) -> list[dict]:
     torch.manual_seed(0)
     model = LSTMLanguageModel(PAPER_VOCAB, 1500, [1500, 1500], keep_prob=0.35)
     tokens = torch.randint(0, PAPER_VOCAB, (36, 20))
     summary = timing.training_overhead(model, tokens, lam=0.00245, zero_threshold=1e-4, rounds=rounds, threads=threads)
-    timing.print_training_overhead(summary, f"Training step, hidden 1500, batch 20 x 35, {threads} threads, {rounds} "
-                                            f"interleaved rounds (targets: penalty <= +5 %, penalty + threshold <= +10 %)")
+    return [overhead_section(summary, f"Training step, hidden 1500, batch 20 x 35, {threads} threads, {rounds} "
+                                      "interleaved rounds", "targets: penalty at most +5 %, penalty + threshold at most +10 %")]
 
 
-def inference_speedup(rounds: int, threads: list[int]) -> None:
+def inference_speedup(rounds: int, threads: list[int]) -> list[dict]:
     sizes = paper_sizes()
     torch.manual_seed(0)
     models = {row: LSTMLanguageModel(PAPER_VOCAB, 1500, hidden) for row, hidden in sizes.items()}
     tokens = torch.randint(0, PAPER_VOCAB, (30, 10))
     summary = timing.interleaved(timing.lm_candidates(models, tokens, threads), rounds=rounds, chunk_seconds=1.0)
     result = timing.speedups(summary, "baseline", ["iss_a", "iss_b"])
-    print(f"\nInference, batch 10 x 30, threads {threads}, {rounds} interleaved rounds")
-    for name, s in sorted(summary.items()):
-        print(f"  {name:24s} {s['median_ms']:8.2f} ms  (p10 {s['p10_ms']:.2f}, p90 {s['p90_ms']:.2f}, {s['calls']} calls)")
-    for row in ("iss_a", "iss_b"):
-        reduction = cost_summary(models[row], models["baseline"])["mult_add_reduction"]
+    rows = []
+    for row in sizes:
         r = result[row]
-        same = ", ".join(f"{k}: {v:.2f}x" for k, v in sorted(r["same_path_speedup"].items()))
-        print(f"  {sizes[row]}: speedup {r['speedup']:.2f}x (fastest paths {result['baseline']['path']} vs "
-              f"{r['path']}); mult-add reduction {reduction:.2f}x; same path: {same}")
+        reduction = cost_summary(models[row], models["baseline"])["mult_add_reduction"]
+        same = ", ".join(f"{k}: {v:.2f}x" for k, v in sorted(r.get("same_path_speedup", {}).items())) or "–"
+        rows.append([str(tuple(sizes[row])), r["path"].split("|", 1)[1], f"{r['median_ms']:.2f}", f"{r['speedup']:.2f}x",
+                     f"{reduction:.2f}x", same])
+    title = f"Inference at the paper's sizes, batch 10 x 30, threads {threads}, {rounds} interleaved rounds"
+    speedup = dict(title=title, columns=["LSTM sizes", "Fastest path", "Median ms", "Speedup", "Mult-add reduction",
+                                         "Speedup on the same path"], rows=rows,
+                   notes=["Each model on its fastest path (threads | kernel); the speedup is over (1500, 1500) on its own."],
+                   raw=result)
+    return [speedup, paths_section(summary, "Every inference path timed")]
 
 
 if __name__ == "__main__":

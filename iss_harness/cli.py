@@ -24,6 +24,8 @@
                                               record elsewhere: the workflow then runs only what is missing
     iss sparsity-speed [--plot-only]          results/<scale>/sparsity_speed.json (structured vs CSR
                                               sparsity, timed) and reports/<scale>/figures/speedup_vs_sparsity.*
+    iss benchmark-report                      reports/benchmarks.md from recorded/benchmarks/*.json (what
+                                              `python benchmarks/<name>.py --record` wrote; no torch)
 
 Common options: --config FILE (repeatable; later files override earlier ones), --scale
 (overrides the config's `scale`), --results DIR (default results; a scale's files are under
@@ -49,7 +51,7 @@ from iss_harness.tasks.paths import ExperimentError, TrainingDiverged, scale_roo
 # and, as JSON, what Snakemake's command line added. Options given to `iss` win over both.
 CONFIG_VARIABLE, OVERRIDES_VARIABLE = "ISS_CONFIG", "ISS_CONFIG_OVERRIDES"
 # Commands that read and write results files only: they run where torch is not installed.
-TORCH_FREE_COMMANDS = ("check-config", "compare", "record", "regenerate", "restore")
+TORCH_FREE_COMMANDS = ("check-config", "compare", "record", "regenerate", "restore", "benchmark-report")
 
 
 def configuration_sources(args: argparse.Namespace) -> tuple[list[str] | None, str | None]:
@@ -157,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--table", default=None, help="only this table's results folder (default: every recorded file)")
     restore.add_argument("--recorded", type=Path, default=Path("recorded"), help="the recorded runs' folder")
     _common(restore)
+    benchmark_report = commands.add_parser("benchmark-report", help="reports/benchmarks.md from the recorded "
+                                                                     "benchmark runs (no torch)")
+    benchmark_report.add_argument("--recorded", type=Path, default=Path("recorded") / "benchmarks",
+                                  help="the recorded benchmarks' folder")
+    benchmark_report.add_argument("--out", type=Path, default=Path("reports") / "benchmarks.md")
     speed = commands.add_parser("sparsity-speed", help="time one LSTM layer's multiply, structured vs "
                                                        "non-structured sparsity, and plot it")
     speed.add_argument("--plot-only", action="store_true",
@@ -167,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.command == "benchmark-report":  # machine measurements: no scale, no configuration
+        from iss_harness.reporting.benchmarks import write_benchmarks_page
+        print(f"wrote {write_benchmarks_page(args.recorded, args.out)}")
+        return
     config_files, overrides_json = configuration_sources(args)
     try:
         overrides = json.loads(overrides_json) if overrides_json else {}

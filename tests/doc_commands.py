@@ -50,9 +50,10 @@ HOW: dict[str, tuple[str, str | None]] = {
     "iss compare --check-only": ("run", None),
     "pytest -m slow": ("collect", None),
     "ISS_DATA_MIRROR=../shared/data pytest -m data": ("collect", None),
-    "python benchmarks/ptb_speed.py --rounds 10": ("help", None),
-    "python benchmarks/rhn_speed.py": ("help", None),
-    "python benchmarks/denormal_states.py": ("help", None),
+    "python benchmarks/ptb_speed.py --rounds 10 --record": ("help", None),
+    "python benchmarks/rhn_speed.py --record": ("help", None),
+    "python benchmarks/denormal_states.py --record": ("help", None),
+    "iss benchmark-report": ("run", None),
 }
 SUFFIX = {"dry": " -n", "collect": " --collect-only -q", "help": " --help"}
 

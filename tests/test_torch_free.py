@@ -26,7 +26,7 @@ TORCH_FREE = (
     "iss_harness.reporting.report_latex", "iss_harness.reporting.table_files", "iss_harness.reporting.figures_speed",
     "iss_harness.tables.table2.figures", "iss_harness.tables.table3.figures", "iss_harness.tables.table1.figures",
     "iss_harness.reporting.sparsity_plot", "iss_harness.reporting.summary", "iss_harness.reporting.report_sources",
-    "iss_harness.reporting.report_page",
+    "iss_harness.reporting.report_page", "iss_harness.reporting.benchmarks",
 )
 
 
