@@ -57,18 +57,21 @@ def start(args: argparse.Namespace) -> dict:
     return dict(args=args, made=made)
 
 
-def finish(run: dict, doc: str, sections: list[dict]) -> None:
-    """Print every section; with --record, write them with where and how they were measured."""
-    for section in sections:
+def finish(run: dict, doc: str, sections: list[dict], name: str | None = None, quiet: bool = False) -> None:
+    """Print every section (unless ``quiet``: the script printed its own lines); with --record, write
+    them as recorded/benchmarks/<name>.json (default: the script's name) with where and how they
+    were measured."""
+    for section in [] if quiet else sections:
         print("\n" + section_markdown(section))
     if not run["args"].record:
         return
-    name = Path(sys.argv[0]).stem
+    name = name or Path(sys.argv[0]).stem
     options = [arg for arg in sys.argv[1:] if arg != "--record"]
     made = dict(run["made"], created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 cpu=cpu_model(), machine=timing.machine_info(), versions=library_versions())
     record = dict(benchmark=name, purpose=doc.split("\n\n")[0].strip(),
-                  command=" ".join(["python", f"benchmarks/{name}.py", *options]), made=made, sections=sections)
+                  command=" ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *options]), made=made,
+                  sections=sections)
     path = RECORDED_BENCHMARKS / f"{name}.json"
     write_json_atomic(path, record)
     print(f"\nrecorded {path}; run `iss benchmark-report` to rewrite reports/benchmarks.md")

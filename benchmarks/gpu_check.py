@@ -11,7 +11,10 @@ Run through benchmarks/gpu_check.sh (which first runs the tests marked `cuda`). 
 * projection_hours and suggested_resources (benchmarks/gpu_projection.py).
 
 `--dry` runs the same code at tiny sizes on the CPU in seconds (the test suite does, so this
-script cannot rot). Each measurement is bounded by a step count and a time budget (gpu_measure.Budget);
+script cannot rot). `--cpu` runs it at the paper's sizes on this machine's CPU (fp32 only, about 5
+minutes on 2 cores): the projection for a machine without a GPU. `--record` (not with --dry) keeps
+the measurements and projection in recorded/benchmarks/paper_scale_<cpu|gpu>.json for the page
+reports/benchmarks.md (`iss benchmark-report`). Each measurement is bounded by a step count and a time budget (gpu_measure.Budget);
 at paper sizes on a GPU the whole script stays within about 4 minutes.
 """
 from __future__ import annotations
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_measure import (Budget, bidaf_training, lm_latency, lm_training, rhn_model,  # noqa: E402
                          table1_model)
 from gpu_projection import format_projection, project, suggest_resources  # noqa: E402
+from _cli import finish, start  # noqa: E402
 
 from iss_harness.config import load_config  # noqa: E402
 from iss_harness.models.lstm_lm import LSTMLanguageModel  # noqa: E402
@@ -55,12 +59,14 @@ DRY = dict(vocab=200, embedding=16, hidden=16, batch=4, steps=5, rhn_width=12, r
 # plus warm-ups and model building: about 4 minutes on a GPU.
 PAPER_BUDGETS = dict(train=Budget(3, 400, 25.0), gpu_latency=Budget(5, 200, 5.0), cpu_latency=Budget(1, 30, 15.0))
 DRY_BUDGETS = dict(train=Budget(1, 3, 1.0), gpu_latency=Budget(1, 3, 0.5), cpu_latency=Budget(1, 3, 0.5))
+# On a CPU a paper-size step takes seconds (BiDAF: 10-25 s): one warm-up, then about 30 s per measurement.
+CPU_BUDGETS = dict(train=Budget(1, 400, 30.0), gpu_latency=Budget(1, 3, 0.5), cpu_latency=Budget(1, 30, 15.0))
 
 
-def measure(sizes: dict, budgets: dict, device: torch.device) -> dict:
+def measure(sizes: dict, budgets: dict, device: torch.device, precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict:
     torch.manual_seed(0)
     table1 = {}
-    for precision in ("fp32", "bf16"):
+    for precision in precisions:
         for kind, lam, threshold in (("baseline", 0.0, 0.0), ("iss", 0.00245, 1e-4)):
             print(f"[gpu_check] Table 1 training, {kind}, {precision}", flush=True)
             table1[f"{kind}_{precision}"] = lm_training(table1_model(sizes), device, sizes["batch"], sizes["steps"],
@@ -84,19 +90,30 @@ def main() -> int:
     parser.add_argument("--dry", action="store_true", help="tiny sizes on the CPU, seconds (a self-test)")
     parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     parser.add_argument("--cuda-tests", default="not run", help="the outcome of the cuda tests, for the record")
+    parser.add_argument("--cpu", action="store_true",
+                        help="the paper's sizes on this machine's CPU, fp32 (minutes): the projection without a GPU")
+    parser.add_argument("--record", action="store_true",
+                        help="also write recorded/benchmarks/paper_scale_<cpu|gpu>.json (a clean checkout only)")
     args = parser.parse_args()
-    if not args.dry and not torch.cuda.is_available():
-        print("gpu_check: no CUDA device here; run it on a GPU, or with --dry for the CPU self-test", file=sys.stderr)
+    if args.dry and (args.cpu or args.record):
+        print("gpu_check: --dry measures tiny models: it goes with neither --cpu nor --record", file=sys.stderr)
         return 2
-    device = torch.device("cpu") if args.dry else torch.device("cuda")
+    if not (args.dry or args.cpu) and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; run it on a GPU, with --cpu for this machine's CPU, or with --dry "
+              "for the CPU self-test", file=sys.stderr)
+        return 2
+    mode = "dry" if args.dry else "cpu" if args.cpu else "gpu"
+    device = torch.device("cuda") if mode == "gpu" else torch.device("cpu")
     if args.dry:  # on shared CPUs a second thread's wake-ups cost up to a second per call
         torch.set_num_threads(1)
+    run = start(args)
     started = time.perf_counter()
-    measured = measure(DRY if args.dry else PAPER, DRY_BUDGETS if args.dry else PAPER_BUDGETS, device)
+    budgets = {"dry": DRY_BUDGETS, "cpu": CPU_BUDGETS, "gpu": PAPER_BUDGETS}[mode]
+    measured = measure(DRY if args.dry else PAPER, budgets, device, ("fp32",) if mode == "cpu" else ("fp32", "bf16"))
     projection = project(measured, load_config(overrides={"scale": "paper"}))
     peak_host_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     report = dict(
-        mode="dry" if args.dry else "gpu", device=str(device), machine=machine_info(),
+        mode=mode, device=str(device), machine=machine_info(),
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), cuda_tests=args.cuda_tests,
         sizes={k: v for k, v in (DRY if args.dry else PAPER).items() if k != "latency_sizes"},
         **measured, projection_hours=projection, peak_host_mb=peak_host_mb,
@@ -112,7 +129,36 @@ def main() -> int:
     print(f"  suggested SLURM resources for training jobs (scales.paper.resources.train): "
           f"{report['suggested_resources']['train']}")
     print(f"wrote {args.out} in {report['seconds']:.0f} s")
+    finish(run, __doc__, recorded_sections(report), name=f"paper_scale_{mode}", quiet=True)
     return 0
+
+
+def recorded_sections(report: dict) -> list[dict]:
+    """The measurements and the projection as benchmark sections (iss_harness.reporting.benchmarks)."""
+    where = f"{report['device']}, {report['machine']['max_threads']} threads"
+    training = [[f"Table 1 {kind.replace('_', ', ')}", f"{run['words_per_second']:.0f}", f"{run['steps_per_second']:.3f}"]
+                for kind, run in report["table1_training"].items()]
+    training += [["Table 2 RHN (width 830, depth 10), ISS", f"{report['rhn_training']['words_per_second']:.0f}",
+                  f"{report['rhn_training']['steps_per_second']:.3f}"],
+                 ["Table 3 BiDAF (d = 100, batch 60), ISS", "–", f"{report['bidaf_training']['steps_per_second']:.3f}"]]
+    projection = report["projection_hours"]
+    tables = [(f"Table 1 ({precision})", t1) for precision, t1 in projection["table1"].items()]
+    tables += [(f"Table 2 ({projection['table2']['epochs']} epochs)", projection["table2"]), ("Table 3", projection["table3"])]
+    hours = [[title, str(table["jobs"]), ", ".join(f"{row} {h:.1f} h" for row, h in table["jobs_hours"].items()),
+              f"{table['total_hours']:.1f} h"] for title, table in tables]
+    latency = [[f"{label} on the {side}", f"{ms:.2f}"] for side, models in report["latency_ms"].items()
+               for label, ms in models.items()]
+    return [dict(title=f"Training throughput at the paper's sizes ({where})", columns=["Training", "Words/s", "Steps/s"],
+                 rows=training, notes=["The harness's own training step (penalty and threshold in the ISS rows), "
+                                       "random tokens."], raw={k: report[k] for k in ("table1_training", "rhn_training",
+                                                                                      "bidaf_training", "sizes")}),
+            dict(title="Projected paper-scale training time on this machine", columns=["Table", "Jobs",
+                 "Hours per job (one seed)", "All jobs, one after another"], rows=hours,
+                 notes=["Arithmetic, not a measurement: the paper config's work (rows x seeds x epochs or steps) over "
+                        "the throughput above; evaluation, validation and checkpoints are left out, so these are "
+                        "lower bounds."], raw=projection),
+            dict(title="Latency, batch 10 x 30 unrolled steps", columns=["Model", "Median ms"], rows=latency, notes=[],
+                 raw=report["latency_ms"])]
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def ptb_windows_per_epoch(batch_size: int, num_steps: int) -> int:
 
 def project(measured: dict, config: dict) -> dict:
     """Training hours per job (one row, one seed) and per table (every row x seed, one after another
-    on one GPU); Table 1 in fp32 and bf16.
+    on one GPU); Table 1 in each precision measured (fp32 and bf16 on a GPU, fp32 alone on a CPU).
 
     ``config`` is the loaded config at scale paper; rows and seeds come from the same helpers the
     workflow uses, so a lambda or a seed added to the config is projected too.
@@ -38,6 +38,8 @@ def project(measured: dict, config: dict) -> dict:
     training = measured["table1_training"]
     table1 = {}
     for precision in ("fp32", "bf16"):
+        if f"baseline_{precision}" not in training:
+            continue
         jobs = {}
         for row, settings in t1["rows"].items():
             # direct trains a smaller model: timed at the baseline's speed, its hours are an upper bound

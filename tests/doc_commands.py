@@ -53,6 +53,7 @@ HOW: dict[str, tuple[str, str | None]] = {
     "python benchmarks/ptb_speed.py --rounds 10 --record": ("help", None),
     "python benchmarks/rhn_speed.py --record": ("help", None),
     "python benchmarks/denormal_states.py --record": ("help", None),
+    "python benchmarks/gpu_check.py --cpu --record": ("help", None),
     "iss benchmark-report": ("run", None),
 }
 SUFFIX = {"dry": " -n", "collect": " --collect-only -q", "help": " --help"}

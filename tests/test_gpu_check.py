@@ -41,6 +41,22 @@ def test_dry_run_writes_every_measurement_and_projection(tmp_path):
     train = report["suggested_resources"]["train"]
     assert train["gpu"] == 1 and train["runtime"] > 0 and train["mem_mb"] >= 4000
     assert "DRY RUN" in done.stdout and "Table 3 (fp32)" in done.stdout
+    # the sections `--record` keeps (at --cpu or on a GPU), rendered as reports/benchmarks.md does
+    from gpu_check import recorded_sections
+
+    from iss_harness.reporting.benchmarks import section_markdown
+    training, hours, latency = recorded_sections(report)
+    assert [row[0] for row in training["rows"]][:2] == ["Table 1 baseline, fp32", "Table 1 iss, fp32"]
+    assert [row[0] for row in hours["rows"]] == ["Table 1 (fp32)", "Table 1 (bf16)", "Table 2 (500 epochs)", "Table 3"]
+    assert hours["rows"][-1][3] == f"{projection['table3']['total_hours']:.1f} h"
+    assert len(latency["rows"]) == 3 and "Projected paper-scale training time" in section_markdown(hours)
+
+
+def test_dry_goes_with_neither_cpu_nor_record(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--dry", "--record"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "neither --cpu nor --record" in done.stderr
+    assert not (tmp_path / "recorded").exists()
 
 
 def test_gpu_check_refuses_to_measure_without_cuda_unless_dry(tmp_path):
@@ -71,3 +87,5 @@ def test_projection_is_the_config_work_over_the_measured_throughput():
     assert got["table2"]["total_hours"] == pytest.approx(rows2 * 500 * 1327 / 10.0 / 3600)
     assert got["table3"]["jobs_hours"]["baseline"] == pytest.approx(paper["table3"]["baseline"]["steps"] / 2.0 / 3600)
     assert got["table3"]["jobs"] == 1 + len(paper["table3"]["lambdas"])
+    fp32_only = {**measured, "table1_training": {k: v for k, v in measured["table1_training"].items() if "fp32" in k}}
+    assert list(project(fp32_only, config)["table1"]) == ["fp32"]  # --cpu measures fp32 alone
