@@ -60,7 +60,7 @@ def start(args: argparse.Namespace) -> dict:
 def finish(run: dict, doc: str, sections: list[dict], name: str | None = None, quiet: bool = False) -> None:
     """Print every section (unless ``quiet``: the script printed its own lines); with --record, write
     them as recorded/benchmarks/<name>.json (default: the script's name) with where and how they
-    were measured."""
+    were measured, and what the benchmark is for: ``doc``'s first paragraph."""
     for section in [] if quiet else sections:
         print("\n" + section_markdown(section))
     if not run["args"].record:
@@ -69,7 +69,7 @@ def finish(run: dict, doc: str, sections: list[dict], name: str | None = None, q
     options = [arg for arg in sys.argv[1:] if arg != "--record"]
     made = dict(run["made"], created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 cpu=cpu_model(), machine=timing.machine_info(), versions=library_versions())
-    record = dict(benchmark=name, purpose=doc.split("\n\n")[0].strip(),
+    record = dict(benchmark=name, purpose=" ".join(doc.split("\n\n")[0].split()),
                   command=" ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *options]), made=made,
                   sections=sections)
     path = RECORDED_BENCHMARKS / f"{name}.json"

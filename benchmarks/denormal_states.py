@@ -1,5 +1,6 @@
-"""Why ISS training at a strong lambda can be several times slower per step on an x86 CPU (prints
-the ratios; --record keeps them; not a test).
+"""Why ISS training at a strong lambda can be several times slower per step on an x86 CPU.
+
+Prints the ratios; --record keeps them (not a test).
 
 A unit that ISS has removed owns only zeros: its gate rows, its recurrent column, its column in the
 next layer and (after the element threshold) its input-side gate biases. Its candidate value is

@@ -129,7 +129,9 @@ def main() -> int:
     print(f"  suggested SLURM resources for training jobs (scales.paper.resources.train): "
           f"{report['suggested_resources']['train']}")
     print(f"wrote {args.out} in {report['seconds']:.0f} s")
-    finish(run, __doc__, recorded_sections(report), name=f"paper_scale_{mode}", quiet=True)
+    purpose = (f"The paper scale's training throughput and latency measured on {'a GPU' if mode == 'gpu' else 'this CPU'}"
+               ", and each paper-scale table's training time projected from them.")
+    finish(run, purpose, recorded_sections(report), name=f"paper_scale_{mode}", quiet=True)
     return 0
 
 

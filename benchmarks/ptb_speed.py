@@ -1,4 +1,7 @@
-"""Speed figures for Table 1 on this machine (prints them; --record keeps them; not a test).
+"""Speed figures for Table 1 on this machine: the training-step cost of ISS and the inference
+speedup at the paper's sizes.
+
+Prints them; --record keeps them (not a test).
 
 1. Training-step overhead of ISS at the paper's size (hidden 1500, embedding 1500, vocabulary
    10,000, batch 20 x 35): plain step vs + group-Lasso gradient vs + per-step zero threshold.

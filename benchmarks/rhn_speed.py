@@ -1,4 +1,7 @@
-"""Speed figures for Table 2 (RHN) on this machine (prints them; --record keeps them; not a test).
+"""Speed figures for Table 2 (RHN) on this machine: the training-step cost of ISS and the inference
+speedup of the paper's widths.
+
+Prints them; --record keeps them (not a test).
 
 1. Training-step overhead of ISS at the paper's size (width 830, depth 10, vocabulary 10,000,
    batch 20 x 35, ISS dropouts): plain step vs + group-Lasso gradient vs + per-step zero

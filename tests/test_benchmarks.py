@@ -49,6 +49,7 @@ def test_a_recorded_benchmark_keeps_its_sections_and_provenance_and_renders(chec
     assert section_markdown(section) in done.stdout  # printed and recorded by the same code
     page = benchmarks_page(checkout / "recorded" / "benchmarks")
     assert "## denormal_states" in page and "`python benchmarks/denormal_states.py --rounds 1`" in page
+    assert record["purpose"] == "Why ISS training at a strong lambda can be several times slower per step on an x86 CPU."
     assert section["rows"][1][1] in page
 
 
@@ -75,7 +76,7 @@ def test_the_page_lists_every_recorded_benchmark_in_name_order(tmp_path):
     _record(tmp_path / "b", "ptb_speed")
     page = benchmarks_page(tmp_path / "b")
     assert page.index("## ptb_speed") < page.index("## rhn_speed")
-    assert "git aaaaaaaaaa, 2026-12-07, Some CPU (AVX512), torch 2.13.0, 2 threads available, load average 0.25" in page
+    assert "git aaaaaaaaaa, 2026-12-07, Some CPU (AVX512), torch 2.13.0, torch threads 2, load average 0.25" in page
     assert "| plain       | 10.0        |" in page and "- a note" in page
 
 

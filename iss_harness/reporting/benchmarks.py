@@ -38,7 +38,7 @@ def made_text(made: dict) -> str:
     load = made.get("load_average")
     parts = [f"git {str(made.get('git_sha', '?'))[:10]}", str(made.get("created", "?"))[:10],
              f"{made.get('cpu', '?')} ({machine.get('cpu_capability', '?')})",
-             f"torch {machine.get('torch', '?')}", f"{machine.get('max_threads', '?')} threads available"]
+             f"torch {machine.get('torch', '?')}", f"torch threads {machine.get('max_threads', '?')}"]
     if load is not None:
         parts.append(f"load average {load:.2f} when it started")
     return ", ".join(parts)
