@@ -21,6 +21,8 @@ denormal state with denormals flushed to zero.
 
     python benchmarks/denormal_states.py [--rounds 6] [--threads 1] [--record]
 """
+import sys
+
 import torch
 import torch.nn.functional as F
 
@@ -80,6 +82,9 @@ def training_step(model, tokens, state, flush: bool):
 def main() -> None:
     args = parser(__doc__, rounds=6, threads="1").parse_args()
     threads = int(args.threads)
+    if threads != 1:  # the flushed candidate switches the mode per call: only the calling thread has it
+        sys.exit("denormal_states.py: --threads must be 1: torch's worker threads keep the float mode they "
+                 "started with, so the flushed candidate would flush only part of each operation")
     run = start(args)
     if not torch.set_flush_denormal(False):
         print("this CPU cannot flush denormals (torch.set_flush_denormal needs SSE3 on x86): nothing to measure")

@@ -90,3 +90,9 @@ def test_benchmark_report_writes_the_page_and_names_a_bad_record(tmp_path, capsy
     assert error.endswith("rhn_speed.json: a benchmark record needs sections[0].columns") and "\n" not in error
     assert main(["benchmark-report", "--recorded", str(tmp_path / "none"), "--out", str(tmp_path / "p.md")]) == 2
     assert "no recorded benchmark" in capsys.readouterr().err
+
+
+def test_the_denormal_benchmark_runs_on_one_thread_only(checkout):
+    """Its flushed candidate sets the float mode per call, which torch's worker threads do not see."""
+    done = _denormal_states(checkout, "--threads", "2")
+    assert done.returncode != 0 and "--threads must be 1" in done.stderr
