@@ -30,5 +30,8 @@ if compgen -G "recorded/benchmarks/*.json" > /dev/null; then
     exit 1
   fi
   checked=$((checked + 1))
+elif git ls-files --error-unmatch reports/benchmarks.md > /dev/null 2>&1; then
+  echo "[ci] reports/benchmarks.md is committed but recorded/benchmarks/ holds no record it could come from" >&2
+  exit 1
 fi
 echo "[ci] recorded reports: $checked page set(s) regenerated, committed text unchanged"

@@ -21,12 +21,10 @@ denormal state with denormals flushed to zero.
 
     python benchmarks/denormal_states.py [--rounds 6] [--threads 1] [--record]
 """
-import sys
-
 import torch
 import torch.nn.functional as F
 
-from _cli import finish, parser, start
+from _cli import finish, parser, show, start
 from iss_harness.models.lstm_lm import FORGET_BLOCK, LSTMLanguageModel
 from iss_harness.tasks import timing
 
@@ -80,11 +78,13 @@ def training_step(model, tokens, state, flush: bool):
 
 
 def main() -> None:
-    args = parser(__doc__, rounds=6, threads="1").parse_args()
-    threads = int(args.threads)
-    if threads != 1:  # the flushed candidate switches the mode per call: only the calling thread has it
-        sys.exit("denormal_states.py: --threads must be 1: torch's worker threads keep the float mode they "
-                 "started with, so the flushed candidate would flush only part of each operation")
+    cli = parser(__doc__, rounds=6, threads="1", threads_help="must be 1 (the flushed candidate sets the float "
+                                                              "mode per call, which worker threads do not see)")
+    args = cli.parse_args()
+    if args.threads != "1":
+        cli.error("--threads must be 1: torch's worker threads keep the float mode they started with, so the "
+                  "flushed candidate would flush only part of each operation")
+    threads = 1  # one thread: see the check above
     run = start(args)
     if not torch.set_flush_denormal(False):
         print("this CPU cannot flush denormals (torch.set_flush_denormal needs SSE3 on x86): nothing to measure")
@@ -105,9 +105,8 @@ def main() -> None:
              str(s["calls"])] for name, s in summary.items()]
     title = (f"Training step, 2 x {HIDDEN} units, {int(100 * REMOVED_FRACTION)} % removed per layer, forget bias "
              f"{FORGET_BIAS}, batch {BATCH} x {STEPS}, {threads} thread(s), {args.rounds} interleaved rounds")
-    finish(run, __doc__, [dict(title=title, columns=["Carried state of the removed units", "Median ms",
-                                                     "Vs state zero", "p10 ms", "p90 ms", "Calls"], rows=rows,
-                               notes=[], raw=summary)])
+    columns = ["Carried state of the removed units", "Median ms", "Vs state zero", "p10 ms", "p90 ms", "Calls"]
+    finish(run, __doc__, show([dict(title=title, columns=columns, rows=rows, notes=[], raw=summary)]))
 
 
 if __name__ == "__main__":

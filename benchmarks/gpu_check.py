@@ -8,14 +8,15 @@ Run through benchmarks/gpu_check.sh (which first runs the tests marked `cuda`). 
   and of BiDAF (the paper config, d = 100, batch 60, 256-token contexts);
 * latency_ms: batch 10 x 30 inference of (1500,1500) / (373,315) / (381,535) on the GPU (cuDNN)
   and on the CPU of the same machine;
-* projection_hours and suggested_resources (benchmarks/gpu_projection.py).
+* projection_hours and suggested_resources (benchmarks/gpu_projection.py; no suggestion with --cpu).
 
 `--dry` runs the same code at tiny sizes on the CPU in seconds (the test suite does, so this
 script cannot rot). `--cpu` runs it at the paper's sizes on this machine's CPU (fp32 only, about 5
 minutes on 2 cores): the projection for a machine without a GPU. `--record` (not with --dry) keeps
 the measurements and projection in recorded/benchmarks/paper_scale_<cpu|gpu>.json for the page
-reports/benchmarks.md (`iss benchmark-report`). Each measurement is bounded by a step count and a time budget (gpu_measure.Budget);
-at paper sizes on a GPU the whole script stays within about 4 minutes.
+reports/benchmarks.md (`iss benchmark-report`); gpu_check.sh passes it on. Each measurement is
+bounded by a step count and a time budget (gpu_measure.Budget); at paper sizes on a GPU the whole
+script stays within about 4 minutes.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_measure import (Budget, bidaf_training, lm_latency, lm_training, rhn_model,  # noqa: E402
                          table1_model)
-from gpu_projection import format_projection, project, suggest_resources  # noqa: E402
-from _cli import finish, start  # noqa: E402
+from gpu_projection import project, projection_rows, suggest_resources  # noqa: E402
+from _cli import finish, show, start  # noqa: E402
 
 from iss_harness.config import load_config  # noqa: E402
 from iss_harness.models.lstm_lm import LSTMLanguageModel  # noqa: E402
@@ -88,7 +89,7 @@ def measure(sizes: dict, budgets: dict, device: torch.device, precisions: tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry", action="store_true", help="tiny sizes on the CPU, seconds (a self-test)")
-    parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
+    parser.add_argument("--out", type=Path, default=None, help="default: gpu_check.json (gpu_check_cpu.json with --cpu)")
     parser.add_argument("--cuda-tests", default="not run", help="the outcome of the cuda tests, for the record")
     parser.add_argument("--cpu", action="store_true",
                         help="the paper's sizes on this machine's CPU, fp32 (minutes): the projection without a GPU")
@@ -103,6 +104,7 @@ def main() -> int:
               "for the CPU self-test", file=sys.stderr)
         return 2
     mode = "dry" if args.dry else "cpu" if args.cpu else "gpu"
+    out = args.out or Path("gpu_check_cpu.json" if mode == "cpu" else "gpu_check.json")
     device = torch.device("cuda") if mode == "gpu" else torch.device("cpu")
     if args.dry:  # on shared CPUs a second thread's wake-ups cost up to a second per call
         torch.set_num_threads(1)
@@ -118,20 +120,21 @@ def main() -> int:
         sizes={k: v for k, v in (DRY if args.dry else PAPER).items() if k != "latency_sizes"},
         **measured, projection_hours=projection, peak_host_mb=peak_host_mb,
         peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
-        suggested_resources=suggest_resources(projection, peak_host_mb),
+        # SLURM resources for the paper scale's GPU jobs: not from a CPU's throughput (days per job)
+        suggested_resources=None if mode == "cpu" else suggest_resources(projection, peak_host_mb),
         seconds=time.perf_counter() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(format_projection(projection, args.dry))
-    for where, models in measured["latency_ms"].items():
-        print(f"  latency on the {where}, batch 10 x 30: "
-              + ", ".join(f"{label} {ms:.2f} ms" for label, ms in models.items()))
-    print(f"  suggested SLURM resources for training jobs (scales.paper.resources.train): "
-          f"{report['suggested_resources']['train']}")
-    print(f"wrote {args.out} in {report['seconds']:.0f} s")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    if args.dry:
+        print("DRY RUN: tiny models on the CPU; these numbers only prove the script works.")
+    sections = show(recorded_sections(report))
+    if report["suggested_resources"]:
+        print(f"suggested SLURM resources for training jobs (scales.paper.resources.train): "
+              f"{report['suggested_resources']['train']}")
+    print(f"wrote {out} in {report['seconds']:.0f} s")
     purpose = (f"The paper scale's training throughput and latency measured on {'a GPU' if mode == 'gpu' else 'this CPU'}"
                ", and each paper-scale table's training time projected from them.")
-    finish(run, purpose, recorded_sections(report), name=f"paper_scale_{mode}", quiet=True)
+    finish(run, purpose, sections, name=f"paper_scale_{mode}", command=["--cpu"] if mode == "cpu" else [])
     return 0
 
 
@@ -143,11 +146,7 @@ def recorded_sections(report: dict) -> list[dict]:
     training += [["Table 2 RHN (width 830, depth 10), ISS", f"{report['rhn_training']['words_per_second']:.0f}",
                   f"{report['rhn_training']['steps_per_second']:.3f}"],
                  ["Table 3 BiDAF (d = 100, batch 60), ISS", "–", f"{report['bidaf_training']['steps_per_second']:.3f}"]]
-    projection = report["projection_hours"]
-    tables = [(f"Table 1 ({precision})", t1) for precision, t1 in projection["table1"].items()]
-    tables += [(f"Table 2 ({projection['table2']['epochs']} epochs)", projection["table2"]), ("Table 3", projection["table3"])]
-    hours = [[title, str(table["jobs"]), ", ".join(f"{row} {h:.1f} h" for row, h in table["jobs_hours"].items()),
-              f"{table['total_hours']:.1f} h"] for title, table in tables]
+    hours = projection_rows(report["projection_hours"])
     latency = [[f"{label} on the {side}", f"{ms:.2f}"] for side, models in report["latency_ms"].items()
                for label, ms in models.items()]
     return [dict(title=f"Training throughput at the paper's sizes ({where})", columns=["Training", "Words/s", "Steps/s"],
@@ -158,7 +157,7 @@ def recorded_sections(report: dict) -> list[dict]:
                  "Hours per job (one seed)", "All jobs, one after another"], rows=hours,
                  notes=["Arithmetic, not a measurement: the paper config's work (rows x seeds x epochs or steps) over "
                         "the throughput above; evaluation, validation and checkpoints are left out, so these are "
-                        "lower bounds."], raw=projection),
+                        "lower bounds."], raw=report["projection_hours"]),
             dict(title="Latency, batch 10 x 30 unrolled steps", columns=["Model", "Median ms"], rows=latency, notes=[],
                  raw=report["latency_ms"])]
 

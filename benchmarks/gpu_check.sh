@@ -2,7 +2,9 @@
 # The GPU check: on a CUDA machine, the tests marked `cuda`, then paper-scale throughput and latency
 # measured into gpu_check.json and the projected wall time of each paper-scale table printed.
 #
-#   benchmarks/gpu_check.sh [--out FILE]     on a GPU: at most 8 minutes (tests <= 150 s, measurements <= 300 s)
+#   benchmarks/gpu_check.sh [--out FILE] [--record]
+#                                            on a GPU: at most 8 minutes (tests <= 150 s, measurements <= 300 s);
+#                                            --record also keeps them in recorded/benchmarks/paper_scale_gpu.json
 #   benchmarks/gpu_check.sh --dry [--out F]  tiny sizes on the CPU in seconds: the test suite's self-test
 #
 # Python: $PYTHON, else the project's .venv, else python3. Exit status: non-zero when the cuda tests
@@ -18,16 +20,18 @@ fi
 export TQDM_DISABLE=1
 dry=0
 out=gpu_check.json
+record=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --dry) dry=1; shift ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "gpu_check.sh: unknown argument $1 (use --dry and/or --out FILE)" >&2; exit 2 ;;
+        --record) record=(--record); shift ;;
+        *) echo "gpu_check.sh: unknown argument $1 (use --dry, --out FILE, --record)" >&2; exit 2 ;;
     esac
 done
 
 if [[ $dry -eq 1 ]]; then
-    exec "$python" benchmarks/gpu_check.py --dry --out "$out" --cuda-tests "not run (--dry)"
+    exec "$python" benchmarks/gpu_check.py --dry --out "$out" --cuda-tests "not run (--dry)" "${record[@]}"
 fi
 
 echo "[gpu_check] the tests marked cuda (at most 150 s)"
@@ -40,5 +44,5 @@ case $tests_rc in
     *) outcome="failed (pytest exit $tests_rc)" ;;
 esac
 echo "[gpu_check] cuda tests: $outcome; measuring (at most 300 s)"
-timeout 300 "$python" benchmarks/gpu_check.py --out "$out" --cuda-tests "$outcome"
+timeout 300 "$python" benchmarks/gpu_check.py --out "$out" --cuda-tests "$outcome" "${record[@]}"
 [[ $tests_rc -eq 0 ]]

@@ -71,16 +71,10 @@ def suggest_resources(projection: dict, peak_host_mb: float) -> dict:
     return {"train": {"mem_mb": mem_mb, "runtime": int(math.ceil(longest * 60 * RUNTIME_MARGIN)), "gpu": 1}}
 
 
-def format_projection(projection: dict, dry: bool) -> str:
-    lines = ["Projected paper-scale training time (measured throughput x the paper config's work; evaluation "
-             "and checkpoints left out):"]
-    if dry:
-        lines.insert(0, "DRY RUN: tiny models on the CPU; these numbers only prove the script works.")
+def projection_rows(projection: dict) -> list[list[str]]:
+    """One row per table and precision: its title, jobs, hours per job (one seed) and all jobs' hours."""
     tables = [(f"Table 1 ({precision})", t1) for precision, t1 in projection["table1"].items()]
     tables += [(f"Table 2 (fp32, {projection['table2']['epochs']} epochs)", projection["table2"]),
                ("Table 3 (fp32)", projection["table3"])]
-    for title, table in tables:
-        jobs = ", ".join(f"{row} {hours:.1f} h" for row, hours in table["jobs_hours"].items())
-        seeds = f" x {table['seeds']} seeds" if table["seeds"] > 1 else ""
-        lines.append(f"  {title}: {table['total_hours']:.1f} h for {table['jobs']} jobs ({jobs}{seeds})")
-    return "\n".join(lines)
+    return [[title, str(table["jobs"]), ", ".join(f"{row} {hours:.1f} h" for row, hours in table["jobs_hours"].items()),
+             f"{table['total_hours']:.1f} h"] for title, table in tables]

@@ -47,7 +47,8 @@ def test_dry_run_writes_every_measurement_and_projection(tmp_path):
     from iss_harness.reporting.benchmarks import section_markdown
     training, hours, latency = recorded_sections(report)
     assert [row[0] for row in training["rows"]][:2] == ["Table 1 baseline, fp32", "Table 1 iss, fp32"]
-    assert [row[0] for row in hours["rows"]] == ["Table 1 (fp32)", "Table 1 (bf16)", "Table 2 (500 epochs)", "Table 3"]
+    assert [row[0] for row in hours["rows"]] == ["Table 1 (fp32)", "Table 1 (bf16)", "Table 2 (fp32, 500 epochs)",
+                                                 "Table 3 (fp32)"]
     assert hours["rows"][-1][3] == f"{projection['table3']['total_hours']:.1f} h"
     assert len(latency["rows"]) == 3 and "Projected paper-scale training time" in section_markdown(hours)
 
