@@ -10,14 +10,13 @@ import argparse
 import datetime
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
 from iss_harness.io import write_json_atomic
-from iss_harness.provenance import cpu_model, git_sha, library_versions
+from iss_harness.provenance import cpu_model, git_sha, library_versions, run_git
 from iss_harness.reporting.benchmarks import RECORDED_BENCHMARKS, section_markdown
 from iss_harness.tasks import timing
 
@@ -66,27 +65,18 @@ def show(sections: list[dict]) -> list[dict]:
     return sections
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
-
-
 def start(args: argparse.Namespace) -> dict:
     """Print the machine; with --record, refuse first what a record could not name: a checkout with
     uncommitted changes, or a script that git does not track. Notes the load the measurement starts under."""
     print(f"torch {torch.__version__}, {timing.machine_info()}", flush=True)
-    here = os.getcwd()
-    try:
-        os.chdir(ROOT)  # git_sha reads the working folder's checkout
-        made = dict(git_sha=git_sha(), load_average=os.getloadavg()[0])
-    finally:
-        os.chdir(here)
+    made = dict(git_sha=git_sha(ROOT), load_average=os.getloadavg()[0])
     if args.record:
         script = Path(sys.argv[0]).resolve()
         if made["git_sha"] == "unknown":
             sys.exit(f"{script.name}: not recorded: {ROOT} is not a git checkout (a record names the commit that made it)")
         if made["git_sha"].endswith("-dirty"):
             sys.exit(f"{script.name}: not recorded: {ROOT} has uncommitted changes; commit them, then measure again")
-        if _git("ls-files", "--error-unmatch", str(script)).returncode != 0:
+        if run_git("ls-files", "--error-unmatch", str(script), folder=ROOT).returncode != 0:
             sys.exit(f"{script.name}: not recorded: git does not track {script}; commit it, then measure again")
     return dict(args=args, made=made)
 

@@ -39,18 +39,21 @@ NOT_DETERMINING = ("iss_harness.cli", "iss_harness.command", "iss_harness.proven
 OUTPUT_FOLDERS = ("reports", "recorded")
 
 
-def git_sha() -> str:
-    """HEAD's SHA with "-dirty" when tracked files other than outputs (OUTPUT_FOLDERS) differ;
-    "unknown" outside a git checkout."""
-    def run(*args):
-        # the project folder the job runs in (the working directory), not where iss is installed
-        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+def run_git(*args: str, folder: str | Path | None = None) -> subprocess.CompletedProcess:
+    """git in ``folder`` (default: the working folder, the project a job runs in, not where iss is
+    installed); raises OSError / SubprocessError when git cannot run."""
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+
+
+def git_sha(folder: str | Path | None = None) -> str:
+    """HEAD's SHA of the checkout at ``folder`` (default: the working folder) with "-dirty" when tracked
+    files other than outputs (OUTPUT_FOLDERS) differ; "unknown" outside a git checkout."""
     try:
-        head = run("rev-parse", "HEAD")
+        head = run_git("rev-parse", "HEAD", folder=folder)
         if head.returncode != 0:
             return "unknown"
-        dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".",
-                    *(f":(exclude){folder}" for folder in OUTPUT_FOLDERS)).stdout.strip()
+        dirty = run_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                        *(f":(exclude){output}" for output in OUTPUT_FOLDERS), folder=folder).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -99,3 +99,8 @@ def test_rewritten_reports_and_recorded_runs_do_not_make_the_tree_dirty(tmp_path
     assert not git_sha().endswith("-dirty") and len(git_sha()) == 40
     (tmp_path / "code.py").write_text("b\n")
     assert git_sha().endswith("-dirty")
+    # the checkout named by folder, whatever the working folder (the benchmarks record their own checkout's)
+    monkeypatch.chdir(tmp_path.parent)  # not a checkout of tmp_path's repository
+    assert git_sha(tmp_path).endswith("-dirty")
+    git("commit", "-q", "-am", "y")
+    assert not git_sha(tmp_path).endswith("-dirty")
