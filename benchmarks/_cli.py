@@ -10,6 +10,7 @@ import argparse
 import datetime
 import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,7 +77,11 @@ def start(args: argparse.Namespace) -> dict:
             sys.exit(f"{script.name}: not recorded: {ROOT} is not a git checkout (a record names the commit that made it)")
         if made["git_sha"].endswith("-dirty"):
             sys.exit(f"{script.name}: not recorded: {ROOT} has uncommitted changes; commit them, then measure again")
-        if run_git("ls-files", "--error-unmatch", str(script), folder=ROOT).returncode != 0:
+        try:
+            tracked = run_git("ls-files", "--error-unmatch", str(script), folder=ROOT).returncode == 0
+        except (OSError, subprocess.SubprocessError) as error:
+            sys.exit(f"{script.name}: not recorded: git could not list {ROOT} ({error})")
+        if not tracked:
             sys.exit(f"{script.name}: not recorded: git does not track {script}; commit it, then measure again")
     return dict(args=args, made=made)
 
@@ -116,8 +121,8 @@ def overhead_section(summary: dict[str, dict], title: str, targets: str) -> dict
     alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
     notes = [f"From the isolated operations: penalty {percent(alone[0] / base)}, penalty + threshold "
              f"{percent(sum(alone) / base)} of a plain step ({targets})."]
-    return dict(title=title, columns=["Candidate", "Median ms", "Added to a plain step", "Calls"], rows=rows, notes=notes,
-                raw=summary)
+    return dict(title=title, columns=["Candidate", "Median ms", "Added to a plain step", "Calls"], rows=rows,
+                notes=notes, raw=summary)
 
 
 def paths_section(summary: dict[str, dict], title: str) -> dict:

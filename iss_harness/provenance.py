@@ -52,8 +52,9 @@ def git_sha(folder: str | Path | None = None) -> str:
         head = run_git("rev-parse", "HEAD", folder=folder)
         if head.returncode != 0:
             return "unknown"
-        dirty = run_git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                        *(f":(exclude){output}" for output in OUTPUT_FOLDERS), folder=folder).stdout.strip()
+        # pathspecs from the checkout's top, whichever of its folders ``folder`` is
+        dirty = run_git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                        *(f":(top,exclude){output}" for output in OUTPUT_FOLDERS), folder=folder).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -101,6 +101,11 @@ def test_rewritten_reports_and_recorded_runs_do_not_make_the_tree_dirty(tmp_path
     assert git_sha().endswith("-dirty")
     # the checkout named by folder, whatever the working folder (the benchmarks record their own checkout's)
     monkeypatch.chdir(tmp_path.parent)  # not a checkout of tmp_path's repository
-    assert git_sha(tmp_path).endswith("-dirty")
+
+    def head():
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+
+    assert git_sha(tmp_path) == head() + "-dirty"
+    assert git_sha(tmp_path / "reports") == head() + "-dirty"  # a folder inside: the whole checkout counts
     git("commit", "-q", "-am", "y")
-    assert not git_sha(tmp_path).endswith("-dirty")
+    assert git_sha(tmp_path) == head()
