@@ -118,9 +118,10 @@ def overhead_section(summary: dict[str, dict], title: str, targets: str) -> dict
 
     rows = [[name, f"{s['median_ms']:.1f}", percent(added(name, s["median_ms"])), str(s["calls"])]
             for name, s in summary.items()]
-    alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
-    notes = [f"From the isolated operations: penalty {percent(alone[0] / base)}, penalty + threshold "
-             f"{percent(sum(alone) / base)} of a plain step ({targets})."]
+    penalty, threshold = (added(name, summary[name]["median_ms"])
+                          for name in ("penalty gradient alone", "zero threshold alone"))
+    notes = [f"From the isolated operations: penalty {percent(penalty)}, penalty + threshold "
+             f"{percent(penalty + threshold)} of a plain step ({targets})."]
     return dict(title=title, columns=["Candidate", "Median ms", "Added to a plain step", "Calls"], rows=rows,
                 notes=notes, raw=summary)
 
