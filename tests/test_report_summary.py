@@ -153,6 +153,23 @@ def test_wall_time_per_table_sums_its_jobs_and_names_the_longest(results):
     assert report_sources.duration_text(52) == "52 s" and report_sources.duration_text(790) == "790 s (13.2 min)"
 
 
+def test_a_resumed_training_counts_its_epochs_time_not_its_last_process(results):
+    """wall_seconds counts the process that finished the training only; a checkpoint's resume loses
+    the time before it. The epochs keep their seconds across a resume, so the report counts them."""
+    resumed = results / "mid" / "table1" / "iss_a" / "seed1234"
+    (resumed / "history.csv").write_text("epoch,seconds\n1,80.0\n2,90.0\n")  # 170 s of epochs, 100 s wall
+    (results / "mid" / "table1" / "iss_a" / "seed1235" / "history.csv").write_text("epoch,seconds\n1,60.0\n2,50.0\n")
+    lines = {line.file: line for line in report_sources.provenance_lines(results)}
+    assert lines["mid/table1/iss_a/seed1234/metrics.json"].wall == "170 s (resumed: its epochs' time)"
+    assert lines["mid/table1/iss_a/seed1235/metrics.json"].wall == "120 s"  # 110 s of epochs: not resumed
+    table1 = {total.table: total for total in report_sources.wall_totals(list(lines.values()))}["table1"]
+    assert table1.seconds == pytest.approx(251.0 + 70.0)  # the evaluation job keeps its own wall time
+    assert table1.longest.label == "mid/table1/iss_a/seed1234/metrics.json (training, resumed)"
+    # A history without per-epoch seconds (Table 3 logs steps) leaves the wall time alone.
+    (resumed / "history.csv").write_text("step,loss\n250,8.1\n")
+    assert report_sources.training_seconds(made(100.0), resumed / "history.csv") == (100.0, False)
+
+
 def test_tables_not_run_are_said_and_every_table_gets_a_line(results, claims):
     sections = report_sources.table_sections(results / "mid", results.parent / "reports", load_paper_tables())
     repro = summary.gather_summary(CONFIG, results / "mid", sections, report_sources.provenance_lines(results), claims,

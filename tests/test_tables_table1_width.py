@@ -117,3 +117,16 @@ def test_the_report_pairs_the_gap_by_seed_and_the_claim_reads_it(config, tmp_pat
     (claim,) = [c for c in load_claims(paper=paper) if c.id == "iss_beats_direct_when_wide"]
     result = evaluate_claim(claim, {"table1_width": read_results(tmp_path / "smoke", "table1_width")}, paper)
     assert result.status == "shown" and "would pass" in result.message  # mean 4 > sd 1
+
+
+def test_the_budget_line_counts_a_resumed_training_by_its_epochs(config, tmp_path):
+    from iss_harness.tables.table1_width.report import read_runs, wall_seconds
+    write_experiment(tmp_path, config, [3.0, 5.0, 4.0])
+    measured = read_runs(config, tmp_path)
+    total, longest = wall_seconds(config, tmp_path, measured)
+    assert (total, longest) == (pytest.approx(120.0 * len(measured)), 60.0)  # training 60 s + evaluation 60 s each
+    # one training resumed from its checkpoint: its last process took 60 s, its epochs 300 s in all
+    (row, seed) = next(iter(measured))
+    (row_dir(tmp_path, config, row, seed) / "history.csv").write_text("epoch,seconds\n1,150\n2,150\n")
+    total, longest = wall_seconds(config, tmp_path, measured)
+    assert (total, longest) == (pytest.approx(120.0 * len(measured) + 240.0), 300.0)

@@ -67,11 +67,12 @@ class Job:
     """One job (one `iss` process) as a results file's provenance records it."""
     file: str  # relative to the results folder: <scale>/<table>/...
     step: str  # "training" or "evaluation" in a metrics file (two jobs wrote it); "" in a file one job wrote
-    seconds: float | None  # its wall time
+    seconds: float | None  # its wall time (a resumed training: its epochs' time, see training_seconds)
     device: str
     cpu: str
     threads: str
     seed: str
+    resumed: bool = False  # a training resumed from its checkpoint: seconds is its epochs' time
 
     @property
     def scale(self) -> str:
@@ -85,7 +86,8 @@ class Job:
 
     @property
     def label(self) -> str:
-        return f"{self.file} ({self.step})" if self.step else self.file
+        step = ", ".join(filter(None, [self.step, "resumed" if self.resumed else ""]))
+        return f"{self.file} ({step})" if step else self.file
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,30 @@ def provenance_lines(results: Path) -> list[ProvenanceLine]:
             lines.append(ProvenanceLine(relative, path.relative_to(results).parts[0], MISSING, MISSING, MISSING,
                                         MISSING, MISSING, MISSING, {}, f"unreadable: {error}"))
             continue
-        lines.append(_provenance_line(relative, path.relative_to(results).parts[0], payload))
+        lines.append(_provenance_line(relative, path.relative_to(results).parts[0], payload,
+                                      path.with_name(HISTORY)))
     return _flag_mixed_code(lines)
+
+
+HISTORY = "history.csv"  # a training's epochs beside its metrics.json, each with its `seconds`
+
+
+def training_seconds(made: dict, history: Path) -> tuple[float | None, bool]:
+    """(seconds, resumed) of a training job. Its provenance's ``wall_seconds`` counts the last process
+    only: a training resumed from its checkpoint lost the time before. Its history's epochs keep their
+    seconds across a resume, and a run that was not resumed takes longer than its epochs (it also
+    loads, evaluates and saves), so epochs that add up to more than the wall time mean a resume; their
+    sum is then the job's time (a lower bound: it leaves out the lost process's loading and saving)."""
+    wall = made.get("wall_seconds")
+    wall = float(wall) if isinstance(wall, (int, float)) else None
+    rows = _csv_rows(history) or []
+    try:
+        epochs = sum(float(row["seconds"]) for row in rows)
+    except (KeyError, TypeError, ValueError):  # a history without per-epoch seconds (Table 3's steps)
+        return wall, False
+    if wall is not None and epochs > wall:
+        return epochs, True
+    return wall, False
 
 
 def _flag_mixed_code(lines: list[ProvenanceLine]) -> list[ProvenanceLine]:
@@ -223,7 +247,7 @@ def _flag_mixed_code(lines: list[ProvenanceLine]) -> list[ProvenanceLine]:
     return flagged
 
 
-def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLine:
+def _provenance_line(relative: str, folder: str, payload: dict, history: Path) -> ProvenanceLine:
     made = payload.get("training_provenance") or payload.get("provenance")
     if not isinstance(made, dict):
         return ProvenanceLine(relative, folder, MISSING, MISSING, MISSING, MISSING, MISSING, MISSING, {},
@@ -247,22 +271,30 @@ def _provenance_line(relative: str, folder: str, payload: dict) -> ProvenanceLin
                           str(made.get("seed", MISSING)), str(made.get("created", MISSING)),
                           dict(made.get("versions") or {}), "; ".join(notes),
                           code=str(made.get("code_digest") or MISSING)[:8],
-                          wall=f"{made['wall_seconds']:.0f} s" if isinstance(made.get("wall_seconds"), (int, float)) else MISSING,
-                          jobs=recorded_jobs(relative, payload))
+                          wall=_wall_text(made, history), jobs=recorded_jobs(relative, payload, history))
 
 
-def recorded_jobs(relative: str, payload: dict) -> tuple[Job, ...]:
-    """The jobs a results file records: training and evaluation in a metrics file, else its one job."""
+def _wall_text(made: dict, history: Path) -> str:
+    seconds, resumed = training_seconds(made, history)
+    if seconds is None:
+        return MISSING
+    return f"{seconds:.0f} s" + (" (resumed: its epochs' time)" if resumed else "")
+
+
+def recorded_jobs(relative: str, payload: dict, history: Path) -> tuple[Job, ...]:
+    """The jobs a results file records: training and evaluation in a metrics file, else its one job.
+    ``history``: the training's epochs (history.csv beside a metrics file), for a resumed training."""
     training, own = payload.get("training_provenance"), payload.get("provenance")
     steps = (("training", training), ("evaluation", own)) if isinstance(training, dict) else (("", own),)
-    return tuple(_job(relative, step, made) for step, made in steps if isinstance(made, dict))
+    return tuple(_job(relative, step, made, history if step != "evaluation" else None)
+                 for step, made in steps if isinstance(made, dict))
 
 
-def _job(relative: str, step: str, made: dict) -> Job:
-    seconds = made.get("wall_seconds")
+def _job(relative: str, step: str, made: dict, history: Path | None) -> Job:
+    seconds, resumed = training_seconds(made, history) if history is not None else (made.get("wall_seconds"), False)
     return Job(relative, step, float(seconds) if isinstance(seconds, (int, float)) else None,
                str(made.get("device", MISSING)), str(made.get("cpu") or MISSING), str(made.get("threads", MISSING)),
-               str(made.get("seed", MISSING)))
+               str(made.get("seed", MISSING)), resumed)
 
 
 def wall_totals(lines: list[ProvenanceLine]) -> list[WallTotal]:

@@ -20,6 +20,7 @@ import pandas as pd
 from iss_harness.io import read_json
 from iss_harness.provenance import provenance_lines
 from iss_harness.render import fmt_fixed, fmt_mean_sd
+from iss_harness.reporting.report_sources import HISTORY, training_seconds
 from iss_harness.reporting.table_files import Section, made_at, ptb_text, run_issues, tidy_frame, write_table_files
 from iss_harness.tables.table1_width.figures import draw, numbers
 from iss_harness.tables.table1_width.rows import (KINDS, TABLE, all_rows, resolved_settings, row_dir,
@@ -113,21 +114,23 @@ def grid_table(frame: pd.DataFrame, config: dict, results: Path) -> pd.DataFrame
     return pd.DataFrame(lines)
 
 
-def wall_seconds(measured: dict[tuple[str, int], dict]) -> tuple[float, float]:
-    """(sum over every job, the longest training job) of the recorded wall times."""
+def wall_seconds(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -> tuple[float, float]:
+    """(sum over every job, the longest training job) of the recorded wall times; a training resumed
+    from its checkpoint counts its epochs' time (report_sources.training_seconds)."""
     total, longest = 0.0, 0.0
-    for m in measured.values():
-        training, evaluation = (float((m.get(key) or {}).get("wall_seconds") or 0.0)
-                                for key in ("training_provenance", "provenance"))
+    for (row, seed), m in measured.items():
+        training = training_seconds(m.get("training_provenance") or {},
+                                    row_dir(results, config, row, seed) / HISTORY)[0] or 0.0
+        evaluation = float((m.get("provenance") or {}).get("wall_seconds") or 0.0)
         total += training + evaluation
         longest = max(longest, training)
     return total, longest
 
 
-def budget_line(config: dict, measured: dict[tuple[str, int], dict]) -> str:
+def budget_line(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -> str:
     """The measured job time against the budget the experiment is sized for (config `budget`)."""
     budget = settings(config).get("budget")
-    total, longest = wall_seconds(measured)
+    total, longest = wall_seconds(config, results, measured)
     timed = (f"Job wall time: {total / 3600:.2f} h in all ({len(measured)} runs, training and evaluation, "
              f"one thread each), the longest training job {longest / 60:.1f} min")
     if not budget:
@@ -147,7 +150,7 @@ def banner(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -
     return [
         f"Scale: **{config['scale']}** ({ptb_text(table)}; widths {widths(config)}, {table['epochs']} epoch(s) per "
         f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {trained['threads']} threads. "
-        + budget_line(config, measured),
+        + budget_line(config, results, measured),
         made_at(config, trained, seeds(config)),
         f"Keep ratios of the baseline and the direct design chosen from {table['keep_grid']} on validation, by "
         f"runs at seed {table['selection_seed']} (not a reported seed); ISS keeps {table['iss']['keep_prob']}. "
