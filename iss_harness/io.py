@@ -51,12 +51,24 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
+class UnreadableFile(RuntimeError):
+    """A results file that cannot be read: missing, damaged, written by an older version, or (a
+    torch file) holding more than data. The message is one line naming the file and the remedy."""
+
+
+class MissingResultsFile(UnreadableFile, FileNotFoundError):
+    """A results file that does not exist yet: the remedy is to make it, not to delete it."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path} does not exist: run the step that produces it first "
+                         f"(snakemake --cores 2 {path})")
+
+
 def read_json(path: str | Path) -> dict:
     """A results JSON file; a missing or damaged one is a one-line error naming it and the remedy."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run the step that produces it first "
-                                f"(snakemake {path})")
+        raise MissingResultsFile(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -71,20 +83,16 @@ def save_torch_atomic(obj, path: str | Path) -> None:
         torch.save(obj, temp)
 
 
-class UnreadableFile(RuntimeError):
-    """A torch file that cannot be loaded: missing, damaged, written by an older version, or holding
-    more than data. The message is one line naming the file and the step that remakes it."""
-
-
 def load_torch(path: str | Path, remedy: str, map_location=None):
     """``torch.load(weights_only=True)``: a file can hold tensors and plain containers (dicts, lists,
     strings, numbers) but never run code when it is loaded, so results copied from another machine
-    or person are safe to read. ``remedy`` says how to remake the file (e.g. "rerun `iss prepare
-    --table table3`"); it ends the one-line error raised for a file that cannot be read."""
+    or person are safe to read. ``remedy`` says how to remake a damaged file (e.g. "rerun `iss
+    prepare --table table3`"); it ends the one-line error raised for a file that cannot be read. A
+    missing file is MissingResultsFile, whose remedy is the step that makes it."""
     import torch
     path = Path(path)
     if not path.is_file():
-        raise UnreadableFile(f"{path} does not exist: {remedy}")
+        raise MissingResultsFile(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:

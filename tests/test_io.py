@@ -32,7 +32,7 @@ def test_written_files_get_the_usual_mode_not_mkstemps_0600(tmp_path):
 
 
 def test_read_json_names_the_step_that_makes_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"timing_learned.json does not exist: run the step .*snakemake"):
+    with pytest.raises(io.MissingResultsFile, match=r"timing_learned.json does not exist: run the step .*snakemake"):
         io.read_json(tmp_path / "timing_learned.json")
 
 
@@ -79,8 +79,12 @@ def test_a_damaged_or_missing_torch_file_is_one_line_naming_it_and_the_remedy(tm
     message = str(error.value)
     assert "\n" not in message and str(cut) in message and "damaged or truncated" in message
     assert message.endswith("rerun with --restart")
-    with pytest.raises(io.UnreadableFile, match=r"gone.pt does not exist: remake it"):
-        io.load_torch(tmp_path / "gone.pt", "remake it")
+    # A missing file is made, not deleted: the remedy for a damaged one does not apply to it.
+    gone = tmp_path / "gone.pt"
+    with pytest.raises(io.MissingResultsFile) as error:
+        io.load_torch(gone, "delete it and rerun")
+    assert str(error.value) == f"{gone} does not exist: run the step that produces it first (snakemake --cores 2 {gone})"
+    assert isinstance(error.value, FileNotFoundError) and isinstance(error.value, io.UnreadableFile)
 
 
 def test_project_torch_files_hold_only_plain_data(tmp_path):

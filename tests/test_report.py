@@ -317,3 +317,10 @@ def test_paper_size_timing_written_before_it_recorded_the_geometry_says_what_to_
         paper_size_timing(config, tmp_path, "table2", "costs")
     write_json_atomic(path, {"speedups": {}, "costs": {"baseline": {"weights": 10}}})
     assert paper_size_timing(config, tmp_path, "table2", "costs")["costs"]["baseline"]["weights"] == 10
+
+
+def test_banners_count_threads_in_the_right_number():
+    from iss_harness.reporting.table_files import threads_text
+    assert threads_text(1) == "1 thread"
+    assert threads_text("1") == "1 thread"  # provenance read back from JSON may hold either
+    assert threads_text(4) == "4 threads"

@@ -77,11 +77,16 @@ def ptb_text(settings: dict) -> str:
     return f"PTB vocabulary {settings['ptb']['vocab_size'] or 'full'}, token limits {settings['ptb']['max_tokens'] or 'none'}"
 
 
+def threads_text(count) -> str:
+    """'1 thread', '4 threads': the banners' count of the torch threads a run trained with."""
+    return f"{count} thread" if str(count) == "1" else f"{count} threads"
+
+
 def scale_line(config: dict, details: str, trained: dict, timed: dict, latency_detail: str = "") -> str:
     """The banner's first line: the scale with the table's own ``details``, where it was trained and
     where it was timed."""
-    return (f"Scale: **{config['scale']}** ({details}). Trained on {trained['device']} with {trained['threads']} "
-            f"threads; latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']})"
+    return (f"Scale: **{config['scale']}** ({details}). Trained on {trained['device']} with "
+            f"{threads_text(trained['threads'])}; latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']})"
             f"{latency_detail}.")
 
 

@@ -160,13 +160,3 @@ def training_overhead(model, tokens: torch.Tensor, lam: float, zero_threshold: f
                   Candidate("penalty gradient alone", lambda: add_group_lasso_grad_(model, families, lam), threads),
                   Candidate("zero threshold alone", lambda: zero_small_weights_(thresholded, zero_threshold), threads)]
     return interleaved(candidates, rounds=rounds, chunk_seconds=0.0, warmup_calls=1, inference=False)
-
-
-def print_training_overhead(summary: dict[str, dict], title: str) -> None:
-    base = summary["plain step"]["median_ms"]
-    print(f"\n{title}")
-    for name, s in summary.items():
-        print(f"  {name:28s} {s['median_ms']:8.1f} ms  ({s['median_ms'] / base - 1:+.1%} vs a plain step, {s['calls']} calls)")
-    alone = (summary["penalty gradient alone"]["median_ms"], summary["zero threshold alone"]["median_ms"])
-    print(f"  overhead from the isolated operations: penalty {alone[0] / base:+.1%}, "
-          f"penalty + threshold {sum(alone) / base:+.1%}")

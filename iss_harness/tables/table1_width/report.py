@@ -21,7 +21,7 @@ from iss_harness.io import read_json
 from iss_harness.provenance import provenance_lines
 from iss_harness.render import fmt_fixed, fmt_mean_sd
 from iss_harness.reporting.report_sources import HISTORY, training_seconds
-from iss_harness.reporting.table_files import Section, made_at, ptb_text, run_issues, tidy_frame, write_table_files
+from iss_harness.reporting.table_files import Section, made_at, ptb_text, run_issues, threads_text, tidy_frame, write_table_files
 from iss_harness.tables.table1_width.figures import draw, numbers
 from iss_harness.tables.table1_width.rows import (KINDS, TABLE, all_rows, resolved_settings, row_dir,
                                                   row_name, runs, seeds, settings, widths)
@@ -149,7 +149,7 @@ def banner(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -
                                   resolved_settings(config, results, row, seed), seed) for row, seed in runs(config)])
     return [
         f"Scale: **{config['scale']}** ({ptb_text(table)}; widths {widths(config)}, {table['epochs']} epoch(s) per "
-        f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {trained['threads']} threads. "
+        f"row, {len(seeds(config))} seeds). Trained on {trained['device']} with {threads_text(trained['threads'])}. "
         + budget_line(config, results, measured),
         made_at(config, trained, seeds(config)),
         f"Keep ratios of the baseline and the direct design chosen from {table['keep_grid']} on validation, by "

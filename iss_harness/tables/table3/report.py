@@ -23,7 +23,7 @@ from iss_harness.provenance import report_made
 from iss_harness.io import read_json
 from iss_harness.tables.table3.rows import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
 from iss_harness.tasks.paths import scale_root
-from iss_harness.reporting.table_files import Section, paper_size_timing, tidy_frame, value_of, write_table_files
+from iss_harness.reporting.table_files import Section, paper_size_timing, threads_text, tidy_frame, value_of, write_table_files
 from iss_harness.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 FAMILY_COLUMNS = (("ModFwd1", "modfwd1"), ("ModBwd1", "modbwd1"), ("ModFwd2", "modfwd2"), ("ModBwd2", "modbwd2"),
@@ -192,7 +192,7 @@ def banner(config: dict, results: Path) -> list[str]:
         f"threshold {b['zero_threshold']} after every step and {ev['zero_threshold']} on the loaded EMA weights, "
         f"structure coordinator {'on' if ev['structure_coordinator'] else 'off'}; ISS variant "
         f"{', '.join(variants)} (every number of this run).",
-        f"Trained on {trained['device']} with {trained['threads']} threads at git {trained['git_sha']}, config "
+        f"Trained on {trained['device']} with {threads_text(trained['threads'])} at git {trained['git_sha']}, config "
         f"{trained['config_hash']}, torch {trained['versions']['torch']}; latency on "
         f"{timed['machine']['processor']} ({timed['machine']['cpu_capability']}); report {report_made(config)}.",
         "Each cell: reproduced value, the paper's value in parentheses (config/paper_tables.yaml); ISS rows are paired "
