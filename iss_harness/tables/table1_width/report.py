@@ -21,7 +21,8 @@ from iss_harness.io import read_json
 from iss_harness.provenance import provenance_lines
 from iss_harness.render import fmt_fixed, fmt_mean_sd
 from iss_harness.reporting.report_sources import HISTORY, training_seconds
-from iss_harness.reporting.table_files import Section, made_at, ptb_text, run_issues, threads_text, tidy_frame, write_table_files
+from iss_harness.reporting.table_files import (Section, made_at, ptb_text, run_issues, threads_text, tidy_frame,
+                                               write_table_files)
 from iss_harness.tables.table1_width.figures import draw, numbers
 from iss_harness.tables.table1_width.rows import (KINDS, TABLE, all_rows, resolved_settings, row_dir,
                                                   row_name, runs, seeds, settings, widths)
