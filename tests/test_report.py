@@ -324,3 +324,9 @@ def test_banners_count_threads_in_the_right_number():
     assert threads_text(1) == "1 thread"
     assert threads_text("1") == "1 thread"  # provenance read back from JSON may hold either
     assert threads_text(4) == "4 threads"
+
+
+def test_table1_names_the_fastest_path_in_words():
+    from iss_harness.tables.table1.report import fastest_path_text
+    assert fastest_path_text("1T|onednn") == "1 thread, oneDNN"
+    assert fastest_path_text("2T|aten") == "2 threads, ATen"  # the T of ATen survives

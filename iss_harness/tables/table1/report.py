@@ -22,7 +22,7 @@ from iss_harness.tables.table1.rows import (TABLE, paper_row, paper_sizes, row_d
                              table_rows)
 from iss_harness.reporting.table_files import (
     Section, banner_facts, made_at, paper_size_timing, ptb_text,
-    scale_line, tidy_frame, value_of, values_of, write_table_files,
+    scale_line, threads_text, tidy_frame, value_of, values_of, write_table_files,
 )
 from iss_harness.render import format_pair, fmt_fixed, fmt_mean_sd, fmt_millions, fmt_ms, fmt_ratio
 
@@ -115,6 +115,15 @@ def this_run_table(frame: pd.DataFrame, paper, rows: list[str]) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
+KERNELS = {"onednn": "oneDNN", "aten": "ATen"}  # timing's kernel names as a reader knows them
+
+
+def fastest_path_text(path: str) -> str:
+    """A timing path "1T|onednn" (threads, kernel; iss_harness.tasks.timing) as "1 thread, oneDNN"."""
+    threads, _, kernel = path.partition("|")
+    return f"{threads_text(threads.removesuffix('T'))}, {KERNELS.get(kernel, kernel)}"
+
+
 def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
     lines = []
     for row in ("baseline", "iss_a", "iss_b"):
@@ -128,8 +137,7 @@ def paper_sizes_table(frame: pd.DataFrame, paper) -> pd.DataFrame:
             "Speedup": format_pair(fmt_ratio(v("speedup")), p("speedup")),
             "Mult-add reduction†": format_pair(fmt_ratio(v("mult_add_reduction")), p("mult_add_reduction")),
             "Mult-add reduction, GEMM only": fmt_ratio(v("mult_add_reduction_gemm")),
-            "Fastest path": v("fastest_path").replace("|", " threads, ").replace("T", "")
-                                              .replace("onednn", "oneDNN").replace("aten", "ATen"),
+            "Fastest path": fastest_path_text(v("fastest_path")),
         })
     return pd.DataFrame(lines)
 
