@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> None:
     config = load_config(config_files, overrides=overrides)
     threads = args.threads or config["runtime"]["threads"]
     if args.command not in TORCH_FREE_COMMANDS:  # a reader regenerating reports needs no torch
-        import torch
-        torch.set_num_threads(threads)
+        from iss_harness.numerics import start_torch
+        start_torch(threads)
     tables = registry.load_tables(config)
     args.reports = args.reports or Path("reports") / config["scale"]
     if args.command == "check-config":

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first; a module belongs to the first prefix it starts with (longest prefixes first below).
 LAYERS = [
     ("library", ("iss",)),
-    ("base", ("iss_harness.io", "iss_harness.config", "iss_harness.provenance", "iss_harness.render")),
+    ("base", ("iss_harness.io", "iss_harness.config", "iss_harness.provenance", "iss_harness.numerics",
+              "iss_harness.render")),
     ("data and models", ("iss_harness.data", "iss_harness.models")),
     ("paper", ("iss_harness.paper",)),
     ("tasks", ("iss_harness.tasks",)),

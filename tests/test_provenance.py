@@ -109,3 +109,22 @@ def test_rewritten_reports_and_recorded_runs_do_not_make_the_tree_dirty(tmp_path
     assert git_sha(tmp_path / "reports") == head() + "-dirty"  # a folder inside: the whole checkout counts
     git("commit", "-q", "-am", "y")
     assert git_sha(tmp_path) == head()
+
+
+def test_every_job_flushes_denormals_and_that_counts_toward_the_code_digest():
+    """The command line starts torch through iss_harness.numerics: denormal floats (a removed unit's
+    decaying cell state) are flushed to zero, and, since that can change a number, the module that
+    does it is part of the code digest (the command line itself is not)."""
+    import subprocess
+    import sys
+    probe = ("import sys, torch; from iss_harness.cli import main; "
+             "print(float(torch.tensor([1e-40]) * 1.0))\n"  # before: a denormal, so the probe can fail
+             "sys.argv = ['iss', '--threads', '1', 'evaluate', '--table', 'no_such_table', '--row', 'r', '--seed', '1']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "from iss_harness.provenance import code_digest, NOT_DETERMINING\n"
+             "assert 'iss_harness.numerics' in sys.modules and not 'iss_harness.numerics'.startswith(NOT_DETERMINING)\n"
+             "print(float(torch.tensor([1e-40]) * 1.0), torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, after, threads = out.stdout.split()[-3:]
+    assert float(before) != 0.0 and (after, threads) == ("0.0", "1")  # flushed, the denormal 1e-40 reads as zero
