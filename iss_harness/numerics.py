@@ -9,8 +9,9 @@ magnitude (benchmarks/denormal_states.py measures it; reports/benchmarks.md). Fl
 (FTZ/DAZ) changes values below 1e-38 only, and none of them can move a perplexity.
 
 This module counts toward the code digest (iss_harness.provenance.code_digest): results made
-before jobs flushed denormals carry another digest than results made after, and `iss record` keeps
-them apart (the command line, where this is called, does not count).
+before jobs flushed denormals carry another digest than results made after, and `iss record` and the
+report's provenance table name a table whose pieces mix them (the command line, where this is
+called, does not count).
 """
 from __future__ import annotations
 

@@ -205,15 +205,16 @@ def provenance_lines(results: Path) -> list[ProvenanceLine]:
 HISTORY = "history.csv"  # a training's epochs beside its metrics.json, each with its `seconds`
 
 
-def training_seconds(made: dict, history: Path) -> tuple[float | None, bool]:
+def training_seconds(made: dict, history: Path | None) -> tuple[float | None, bool]:
     """(seconds, resumed) of a training job. Its provenance's ``wall_seconds`` counts the last process
     only: a training resumed from its checkpoint lost the time before. Its history's epochs keep their
     seconds across a resume, and a run that was not resumed takes longer than its epochs (it also
     loads, evaluates and saves), so epochs that add up to more than the wall time mean a resume; their
-    sum is then the job's time (a lower bound: it leaves out the lost process's loading and saving)."""
+    sum is then the job's time (a lower bound: it leaves out the lost process's loading and saving).
+    ``history`` None: a job with no epochs (an evaluation), its wall time as recorded."""
     wall = made.get("wall_seconds")
     wall = float(wall) if isinstance(wall, (int, float)) else None
-    rows = _csv_rows(history) or []
+    rows = (_csv_rows(history) if history is not None else None) or []
     try:
         epochs = sum(float(row["seconds"]) for row in rows)
     except (KeyError, TypeError, ValueError):  # a history without per-epoch seconds (Table 3's steps)
@@ -266,19 +267,20 @@ def _provenance_line(relative: str, folder: str, payload: dict, history: Path) -
             notes.append(f"evaluated on {evaluated.get('device')}")
     if made.get("scale") not in (None, folder):
         notes.append(f"provenance says scale {made.get('scale')}")
+    jobs = recorded_jobs(relative, payload, history)  # the first is the job ``made`` describes
     return ProvenanceLine(relative, str(made.get("scale", folder)), str(made.get("device", MISSING)), threads,
                           short_sha(made.get("git_sha")), str(made.get("config_hash", MISSING)),
                           str(made.get("seed", MISSING)), str(made.get("created", MISSING)),
                           dict(made.get("versions") or {}), "; ".join(notes),
                           code=str(made.get("code_digest") or MISSING)[:8],
-                          wall=_wall_text(made, history), jobs=recorded_jobs(relative, payload, history))
+                          wall=_wall_text(jobs[0]) if jobs else MISSING, jobs=jobs)
 
 
-def _wall_text(made: dict, history: Path) -> str:
-    seconds, resumed = training_seconds(made, history)
-    if seconds is None:
+def _wall_text(job: Job) -> str:
+    """The wall time of the job a provenance line shows (the training of a metrics file)."""
+    if job.seconds is None:
         return MISSING
-    return f"{seconds:.0f} s" + (" (resumed: its epochs' time)" if resumed else "")
+    return f"{job.seconds:.0f} s" + (" (resumed: its epochs' time)" if job.resumed else "")
 
 
 def recorded_jobs(relative: str, payload: dict, history: Path) -> tuple[Job, ...]:
@@ -291,8 +293,8 @@ def recorded_jobs(relative: str, payload: dict, history: Path) -> tuple[Job, ...
 
 
 def _job(relative: str, step: str, made: dict, history: Path | None) -> Job:
-    seconds, resumed = training_seconds(made, history) if history is not None else (made.get("wall_seconds"), False)
-    return Job(relative, step, float(seconds) if isinstance(seconds, (int, float)) else None,
+    seconds, resumed = training_seconds(made, history)
+    return Job(relative, step, seconds,
                str(made.get("device", MISSING)), str(made.get("cpu") or MISSING), str(made.get("threads", MISSING)),
                str(made.get("seed", MISSING)), resumed)
 

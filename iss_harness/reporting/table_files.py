@@ -86,8 +86,8 @@ def scale_line(config: dict, details: str, trained: dict, timed: dict, latency_d
     """The banner's first line: the scale with the table's own ``details``, where it was trained and
     where it was timed."""
     return (f"Scale: **{config['scale']}** ({details}). Trained on {trained['device']} with "
-            f"{threads_text(trained['threads'])}; latency on {timed['machine']['processor']} ({timed['machine']['cpu_capability']})"
-            f"{latency_detail}.")
+            f"{threads_text(trained['threads'])}; latency on {timed['machine']['processor']} "
+            f"({timed['machine']['cpu_capability']}){latency_detail}.")
 
 
 def made_at(config: dict, trained: dict, seeds: list[int] | None = None) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from iss_harness.io import read_json
 from iss_harness.provenance import provenance_lines
 from iss_harness.render import fmt_fixed, fmt_mean_sd
-from iss_harness.reporting.report_sources import HISTORY, training_seconds
+from iss_harness.reporting.report_sources import HISTORY, recorded_jobs
 from iss_harness.reporting.table_files import (Section, made_at, ptb_text, run_issues, threads_text, tidy_frame,
                                                write_table_files)
 from iss_harness.tables.table1_width.figures import draw, numbers
@@ -117,15 +117,11 @@ def grid_table(frame: pd.DataFrame, config: dict, results: Path) -> pd.DataFrame
 
 def wall_seconds(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -> tuple[float, float]:
     """(sum over every job, the longest training job) of the recorded wall times; a training resumed
-    from its checkpoint counts its epochs' time (report_sources.training_seconds)."""
-    total, longest = 0.0, 0.0
-    for (row, seed), m in measured.items():
-        training = training_seconds(m.get("training_provenance") or {},
-                                    row_dir(results, config, row, seed) / HISTORY)[0] or 0.0
-        evaluation = float((m.get("provenance") or {}).get("wall_seconds") or 0.0)
-        total += training + evaluation
-        longest = max(longest, training)
-    return total, longest
+    from its checkpoint counts its epochs' time (report_sources.recorded_jobs)."""
+    jobs = [job for (row, seed), m in measured.items()
+            for job in recorded_jobs(f"{row}/seed{seed}", m, row_dir(results, config, row, seed) / HISTORY)]
+    return (sum(job.seconds or 0.0 for job in jobs),
+            max((job.seconds or 0.0 for job in jobs if job.step == "training"), default=0.0))
 
 
 def budget_line(config: dict, results: Path, measured: dict[tuple[str, int], dict]) -> str:

@@ -23,7 +23,8 @@ from iss_harness.provenance import report_made
 from iss_harness.io import read_json
 from iss_harness.tables.table3.rows import CONTROL_ROW, TABLE, iss_rows, row_dir, scale_dir, settings, table3_rows
 from iss_harness.tasks.paths import scale_root
-from iss_harness.reporting.table_files import Section, paper_size_timing, threads_text, tidy_frame, value_of, write_table_files
+from iss_harness.reporting.table_files import (Section, paper_size_timing, threads_text, tidy_frame, value_of,
+                                               write_table_files)
 from iss_harness.render import MISSING, fmt_fixed, fmt_millions, fmt_ms, fmt_ratio, format_pair
 
 FAMILY_COLUMNS = (("ModFwd1", "modfwd1"), ("ModBwd1", "modbwd1"), ("ModFwd2", "modfwd2"), ("ModBwd2", "modbwd2"),
